@@ -1,0 +1,1 @@
+"""The pure core: resource models, errors, settings, clock. Imports nothing else of park."""

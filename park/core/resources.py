@@ -1,0 +1,229 @@
+"""The Park resource kinds under park.dev/v1alpha1: one spec/status pair per kind.
+
+The same YAML is accepted by `park apply` (embedded) and `kubectl apply` (operator); the CRDs are
+generated from these models, so this module is the one source of truth for what is valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from park.core.meta import API_VERSION, BaseStatus, DnsLabel, ObjectMeta, ParkModel
+from park.core.quantities import normalize_quantity, parse_quantity
+
+Quantity = Annotated[str, BeforeValidator(normalize_quantity)]
+
+
+class ComputeResources(ParkModel):
+    """What a node, a worker group, a job's driver or a queue's quota holds."""
+
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+    gpu: int = Field(0, ge=0)
+    accelerator: str | None = None
+    custom: dict[str, float] = Field(default_factory=dict)
+
+    def cpu_cores(self) -> float:
+        return parse_quantity(self.cpu) if self.cpu is not None else 0.0
+
+    def memory_bytes(self) -> int:
+        return int(parse_quantity(self.memory)) if self.memory is not None else 0
+
+
+# ---------------------------------------------------------------- ParkCluster
+
+
+class HeadSpec(ParkModel):
+    resources: ComputeResources = Field(default_factory=lambda: ComputeResources(cpu="1"))
+    ray_start_params: dict[str, str] = Field(default_factory=dict)
+
+
+class WorkerGroupSpec(ParkModel):
+    name: DnsLabel
+    replicas: int = Field(1, ge=0)
+    min_replicas: int = Field(0, ge=0)
+    max_replicas: int | None = Field(None, ge=0)
+    resources: ComputeResources = Field(default_factory=lambda: ComputeResources(cpu="1"))
+
+    @model_validator(mode="after")
+    def _bounds(self) -> WorkerGroupSpec:
+        if self.max_replicas is not None and self.max_replicas < self.min_replicas:
+            raise ValueError("maxReplicas must be >= minReplicas")
+        return self
+
+
+class ParkClusterSpec(ParkModel):
+    head: HeadSpec = Field(default_factory=HeadSpec)
+    worker_groups: list[WorkerGroupSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_groups(self) -> ParkClusterSpec:
+        names = [group.name for group in self.worker_groups]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"worker group names must be unique: {', '.join(duplicates)}")
+        return self
+
+    def total_resources(self) -> ComputeResources:
+        """Everything the cluster declares, head and all worker replicas together."""
+        parts = [(1, self.head.resources)] + [(g.replicas, g.resources) for g in self.worker_groups]
+        custom: dict[str, float] = {}
+        for count, res in parts:
+            for key, value in res.custom.items():
+                custom[key] = custom.get(key, 0.0) + count * value
+        return ComputeResources(
+            cpu=format(sum(n * r.cpu_cores() for n, r in parts), "g"),
+            memory=str(sum(n * r.memory_bytes() for n, r in parts)),
+            gpu=sum(n * r.gpu for n, r in parts),
+            custom=custom,
+        )
+
+
+ClusterPhase = Literal["Pending", "Starting", "Ready", "Failed", "Terminating"]
+
+
+class ParkClusterStatus(BaseStatus):
+    phase: ClusterPhase | None = None
+    dashboard_url: str | None = None
+    address: str | None = None
+    resources: dict[str, float] = Field(default_factory=dict)
+    started_at: datetime | None = None
+    restarts: int = 0
+
+
+# ---------------------------------------------------------------- ParkJob
+
+
+class DriverResources(ParkModel):
+    """Resources reserved for the job's entrypoint (the Ray driver process)."""
+
+    cpu: float | None = Field(None, ge=0)
+    gpu: float | None = Field(None, ge=0)
+    memory: Quantity | None = None
+    custom: dict[str, float] = Field(default_factory=dict)
+
+
+class ParkJobSpec(ParkModel):
+    entrypoint: str = Field(min_length=1)
+    cluster: DnsLabel = "default"
+    queue: DnsLabel = "default"
+    priority: int = 0
+    runtime_env: dict[str, Any] = Field(default_factory=dict)
+    entrypoint_resources: DriverResources = Field(default_factory=DriverResources)
+    retries: int = Field(0, ge=0, le=100)
+    suspend: bool = False
+
+
+JobPhase = Literal["Pending", "Suspended", "Submitting", "Running", "Succeeded", "Failed", "Stopped"]
+TERMINAL_JOB_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed", "Stopped"})
+
+
+class ParkJobStatus(BaseStatus):
+    phase: JobPhase | None = None
+    attempt: int = 0
+    failed_attempts: int = 0
+    submission_id: str | None = None
+    ray_status: str | None = None
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+
+
+# ---------------------------------------------------------------- ParkService
+
+
+class ParkServiceSpec(ParkModel):
+    """A Ray Serve application set; `applications` follows Ray Serve's config file schema."""
+
+    applications: list[dict[str, Any]] = Field(min_length=1)
+    cluster: DnsLabel = "default"
+    queue: DnsLabel = "default"
+    priority: int = 0
+
+
+ServicePhase = Literal["Pending", "Deploying", "Running", "Unhealthy", "Failed"]
+
+
+class ParkServiceStatus(BaseStatus):
+    phase: ServicePhase | None = None
+    endpoints: list[str] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- ParkQueue
+
+
+class QueuePreemption(ParkModel):
+    within_queue: Literal["Never", "LowerPriority"] = "Never"
+    reclaim_within_cohort: Literal["Never", "LowerPriority", "Any"] = "Never"
+
+
+class ParkQueueSpec(ParkModel):
+    nominal_quota: ComputeResources = Field(default_factory=ComputeResources)
+    cohort: DnsLabel | None = None
+    borrowing_limit: ComputeResources | None = None
+    lending_limit: ComputeResources | None = None
+    fair_share_weight: float = Field(1.0, gt=0)
+    preemption: QueuePreemption = Field(default_factory=QueuePreemption)
+
+
+class ParkQueueStatus(BaseStatus):
+    pending_jobs: int = 0
+    admitted_jobs: int = 0
+
+
+# ---------------------------------------------------------------- the envelope
+
+SpecT = TypeVar("SpecT", bound=ParkModel)
+StatusT = TypeVar("StatusT", bound=BaseStatus)
+
+
+class Resource(ParkModel, Generic[SpecT, StatusT]):
+    api_version: Literal["park.dev/v1alpha1"] = Field(API_VERSION, alias="apiVersion")
+    kind: str
+    metadata: ObjectMeta
+    spec: SpecT
+    status: StatusT
+
+    @property
+    def key(self) -> ResourceKey:
+        return ResourceKey(self.kind, self.metadata.namespace, self.metadata.name)
+
+
+class ParkCluster(Resource[ParkClusterSpec, ParkClusterStatus]):
+    kind: Literal["ParkCluster"] = "ParkCluster"
+    spec: ParkClusterSpec = Field(default_factory=ParkClusterSpec)
+    status: ParkClusterStatus = Field(default_factory=ParkClusterStatus)
+
+
+class ParkJob(Resource[ParkJobSpec, ParkJobStatus]):
+    kind: Literal["ParkJob"] = "ParkJob"
+    status: ParkJobStatus = Field(default_factory=ParkJobStatus)
+
+
+class ParkService(Resource[ParkServiceSpec, ParkServiceStatus]):
+    kind: Literal["ParkService"] = "ParkService"
+    status: ParkServiceStatus = Field(default_factory=ParkServiceStatus)
+
+
+class ParkQueue(Resource[ParkQueueSpec, ParkQueueStatus]):
+    kind: Literal["ParkQueue"] = "ParkQueue"
+    spec: ParkQueueSpec = Field(default_factory=ParkQueueSpec)
+    status: ParkQueueStatus = Field(default_factory=ParkQueueStatus)
+
+
+AnyResource = Resource[Any, Any]
+
+
+@dataclass(frozen=True)
+class ResourceKey:
+    """(kind, namespace, name): how the store and the controllers name an object."""
+
+    kind: str
+    namespace: str | None
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"

@@ -1,0 +1,84 @@
+"""What the control plane needs from a compute substrate, in plain data types.
+
+Calls may block (starting a Ray head takes seconds); controllers run them in worker threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+RayJobStatus = Literal["PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"]
+TERMINAL_RAY_STATUSES: frozenset[str] = frozenset({"STOPPED", "SUCCEEDED", "FAILED"})
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Resources the head node advertises to Ray's scheduler."""
+
+    num_cpus: float
+    num_gpus: int = 0
+    memory_bytes: int | None = None
+    custom_resources: dict[str, float] = field(default_factory=dict)
+    object_store_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class ClusterHandle:
+    """How to reach a running Ray cluster."""
+
+    key: str
+    dashboard_url: str
+    gcs_address: str
+    token: str
+    pid: int
+    config: HeadConfig
+
+
+@dataclass(frozen=True)
+class JobSubmission:
+    submission_id: str
+    entrypoint: str
+    runtime_env: dict[str, Any] = field(default_factory=dict)
+    entrypoint_num_cpus: float | None = None
+    entrypoint_num_gpus: float | None = None
+    entrypoint_memory: int | None = None
+    entrypoint_resources: dict[str, float] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    submission_id: str
+    status: RayJobStatus
+    message: str = ""
+    start_time_ms: int | None = None
+    end_time_ms: int | None = None
+
+
+class ClusterSubstrate(Protocol):
+    def ensure_cluster(self, key: str, config: HeadConfig) -> ClusterHandle:
+        """Return a live cluster for `key`: adopt the one already running, or start one."""
+        ...
+
+    def get_cluster(self, key: str) -> ClusterHandle | None:
+        """The live cluster for `key`, or None when none runs (never started, stopped, or died)."""
+        ...
+
+    def stop_cluster(self, key: str) -> None: ...
+
+    def cluster_resources(self, handle: ClusterHandle) -> dict[str, float]: ...
+
+
+class JobSubstrate(Protocol):
+    def submit_job(self, handle: ClusterHandle, submission: JobSubmission) -> bool:
+        """Submit; returns False (and does nothing) when that submission id already exists."""
+        ...
+
+    def get_job(self, handle: ClusterHandle, submission_id: str) -> JobInfo | None:
+        """None when the cluster does not know the submission id."""
+        ...
+
+    def job_logs(self, handle: ClusterHandle, submission_id: str) -> str: ...
+
+    def stop_job(self, handle: ClusterHandle, submission_id: str) -> bool: ...
