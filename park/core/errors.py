@@ -8,6 +8,7 @@
     ├── GoneError               a watch asked for history that was compacted away          -> 410
     ├── UnauthorizedError       missing or wrong token                                     -> 401
     ├── StateLockedError        another `park up` owns the state directory
+    ├── ApiUnavailableError     a client cannot reach the Park API
     └── SubstrateError          Ray (or Kubernetes) refused or could not be reached        -> 502
         └── SubstrateUnavailableError   the cluster is not reachable right now (retry)     -> 503
 
@@ -59,6 +60,10 @@ class StateLockedError(ParkError):
     reason = "StateLocked"
 
 
+class ApiUnavailableError(ParkError):
+    reason = "ApiUnavailable"
+
+
 class SubstrateError(ParkError):
     reason = "SubstrateError"
 
@@ -78,6 +83,7 @@ ERRORS_BY_REASON: dict[str, type[ParkError]] = {
         GoneError,
         UnauthorizedError,
         StateLockedError,
+        ApiUnavailableError,
         SubstrateError,
         SubstrateUnavailableError,
     )

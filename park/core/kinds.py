@@ -25,9 +25,18 @@ class KindInfo:
 KINDS: dict[str, KindInfo] = {
     info.kind: info
     for info in (
-        KindInfo("ParkCluster", "clusters", "cluster", ("pc", "parkcluster", "parkclusters"), True, ParkCluster),
+        KindInfo(
+            "ParkCluster", "clusters", "cluster", ("pc", "parkcluster", "parkclusters"), True, ParkCluster
+        ),
         KindInfo("ParkJob", "jobs", "job", ("pj", "parkjob", "parkjobs"), True, ParkJob),
-        KindInfo("ParkService", "services", "service", ("ps", "svc", "parkservice", "parkservices"), True, ParkService),
+        KindInfo(
+            "ParkService",
+            "services",
+            "service",
+            ("ps", "svc", "parkservice", "parkservices"),
+            True,
+            ParkService,
+        ),
         KindInfo("ParkQueue", "queues", "queue", ("pq", "parkqueue", "parkqueues"), False, ParkQueue),
     )
 }

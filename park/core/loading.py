@@ -39,7 +39,9 @@ def format_validation_error(exc: ValidationError) -> str:
 def parse_resource(data: object, *, default_namespace: str = "default") -> AnyResource:
     """Validate one document as a Park resource; scope rules are applied here too."""
     if not isinstance(data, dict):
-        raise InvalidError(f"expected a mapping with apiVersion, kind, metadata and spec, got {type(data).__name__}")
+        raise InvalidError(
+            f"expected a mapping with apiVersion, kind, metadata and spec, got {type(data).__name__}"
+        )
     api_version = data.get("apiVersion")
     if api_version != API_VERSION:
         raise InvalidError(f"apiVersion: must be {API_VERSION!r}, got {api_version!r}")

@@ -31,7 +31,9 @@ def check_labels(labels: dict[str, str]) -> dict[str, str]:
         if len(key) > 253 or not _LABEL_KEY.match(key):
             raise ValueError(f"label key {key!r} is not valid (example: app.kubernetes.io/name)")
         if len(value) > 63 or not _LABEL_VALUE.match(value):
-            raise ValueError(f"label value {value!r} of {key!r} is not valid (at most 63 letters, digits, -_.)")
+            raise ValueError(
+                f"label value {value!r} of {key!r} is not valid (at most 63 letters, digits, -_.)"
+            )
     return labels
 
 
@@ -85,9 +87,7 @@ class BaseStatus(ParkModel):
     conditions: list[Condition] = Field(default_factory=list)
 
 
-def set_condition(
-    conditions: list[Condition], condition: Condition, *, now: datetime
-) -> list[Condition]:
+def set_condition(conditions: list[Condition], condition: Condition, *, now: datetime) -> list[Condition]:
     """Return conditions with `condition` set; the transition time moves only when status changes."""
     result: list[Condition] = []
     replaced = False

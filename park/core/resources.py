@@ -12,7 +12,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from park.core.meta import API_VERSION, BaseStatus, DnsLabel, ObjectMeta, ParkModel
+from park.core.meta import BaseStatus, DnsLabel, ObjectMeta, ParkModel
 from park.core.quantities import normalize_quantity, parse_quantity
 
 Quantity = Annotated[str, BeforeValidator(normalize_quantity)]
@@ -118,7 +118,9 @@ class ParkJobSpec(ParkModel):
     suspend: bool = False
 
 
-JobPhase = Literal["Pending", "Suspended", "Submitting", "Running", "Succeeded", "Failed", "Stopped"]
+JobPhase = Literal[
+    "Pending", "Suspended", "Submitting", "Starting", "Running", "Succeeded", "Failed", "Stopped"
+]
 TERMINAL_JOB_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed", "Stopped"})
 
 
@@ -181,7 +183,7 @@ StatusT = TypeVar("StatusT", bound=BaseStatus)
 
 
 class Resource(ParkModel, Generic[SpecT, StatusT]):
-    api_version: Literal["park.dev/v1alpha1"] = Field(API_VERSION, alias="apiVersion")
+    api_version: Literal["park.dev/v1alpha1"] = Field("park.dev/v1alpha1", alias="apiVersion")
     kind: str
     metadata: ObjectMeta
     spec: SpecT

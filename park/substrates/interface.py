@@ -82,3 +82,7 @@ class JobSubstrate(Protocol):
     def job_logs(self, handle: ClusterHandle, submission_id: str) -> str: ...
 
     def stop_job(self, handle: ClusterHandle, submission_id: str) -> bool: ...
+
+
+class Substrate(ClusterSubstrate, JobSubstrate, Protocol):
+    """Runs clusters and the jobs on them: the local Ray substrate here, KubeRay in the operator."""

@@ -14,6 +14,7 @@ Semantics follow the Kubernetes API server, so the embedded SQLite store and the
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,7 +89,7 @@ class Store(Protocol):
 
     def changes_since(
         self, resource_version: int, *, kinds: frozenset[str] | None = None, limit: int = 1000
-    ) -> list[WatchEvent]:
+    ) -> builtins.list[WatchEvent]:  # `list` here is Store.list
         """Changes after resource_version, oldest first. GoneError when that history was compacted."""
         ...
 
@@ -99,9 +100,7 @@ class Store(Protocol):
         """
         ...
 
-    def watch(
-        self, *, since: int, kinds: frozenset[str] | None = None
-    ) -> AsyncIterator[WatchEvent]:
+    def watch(self, *, since: int, kinds: frozenset[str] | None = None) -> AsyncIterator[WatchEvent]:
         """Replay changes after `since`, then follow new ones, forever (cancel to stop)."""
         ...
 
@@ -109,7 +108,7 @@ class Store(Protocol):
 
     def list_events(
         self, *, kind: str | None = None, namespace: str | None = None, name: str | None = None
-    ) -> list[ObjectEvent]:
+    ) -> builtins.list[ObjectEvent]:
         """Events oldest first (by last time), filtered by whatever is given."""
         ...
 

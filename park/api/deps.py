@@ -1,0 +1,44 @@
+"""Dependencies shared by the routes: the platform context and bearer-token auth."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from park.control.logs import JobLogs
+from park.control.store import Store
+from park.core.errors import UnauthorizedError
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    store: Store
+    logs: JobLogs
+    token: str
+    ready: Callable[[], bool]
+
+
+def get_context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.park
+    return context
+
+
+ContextDep = Annotated[ApiContext, Depends(get_context)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_token(
+    context: ContextDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    if credentials is None:
+        raise UnauthorizedError(
+            "missing bearer token: pass --token, set PARK_TOKEN, or use the state dir of `park up`"
+        )
+    if not hmac.compare_digest(credentials.credentials.encode(), context.token.encode()):
+        raise UnauthorizedError("invalid bearer token")

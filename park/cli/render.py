@@ -1,0 +1,105 @@
+"""How objects look in a terminal: kubectl-like tables, YAML/JSON, and `describe` pages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.table import Table
+
+from park.core.loading import dump_yaml
+from park.core.resources import AnyResource, ParkCluster, ParkJob, ParkQueue, ParkService
+
+
+def age(when: datetime | None, *, now: datetime | None = None) -> str:
+    if when is None:
+        return "-"
+    seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size * (2 if unit != "m" else 1):
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+def _job_row(job: ParkJob) -> list[str]:
+    status = job.status
+    return [job.spec.queue, status.phase or "Pending", str(status.attempt), status.message or ""]
+
+
+def _cluster_row(cluster: ParkCluster) -> list[str]:
+    resources = cluster.status.resources
+    return [
+        cluster.status.phase or "Pending",
+        format(resources.get("CPU", 0.0), "g"),
+        format(resources.get("GPU", 0.0), "g"),
+        cluster.status.dashboard_url or "-",
+    ]
+
+
+def _service_row(service: ParkService) -> list[str]:
+    return [service.spec.queue, service.status.phase or "Pending", ",".join(service.status.endpoints) or "-"]
+
+
+def _queue_row(queue: ParkQueue) -> list[str]:
+    quota = queue.spec.nominal_quota
+    return [queue.spec.cohort or "-", quota.cpu or "0", str(quota.gpu), quota.memory or "-"]
+
+
+COLUMNS: dict[str, tuple[list[str], Callable[[Any], list[str]]]] = {
+    "ParkJob": (["QUEUE", "STATUS", "ATTEMPT", "MESSAGE"], _job_row),
+    "ParkCluster": (["STATUS", "CPUS", "GPUS", "DASHBOARD"], _cluster_row),
+    "ParkService": (["QUEUE", "STATUS", "ENDPOINTS"], _service_row),
+    "ParkQueue": (["COHORT", "CPU", "GPU", "MEMORY"], _queue_row),
+}
+
+
+def table(kind: str, objects: list[AnyResource], *, show_namespace: bool) -> Table:
+    headers, row = COLUMNS[kind]
+    grid = Table(box=None, pad_edge=False, header_style="bold")
+    for header in (["NAMESPACE"] if show_namespace else []) + ["NAME", *headers, "AGE"]:
+        grid.add_column(header, overflow="fold")
+    for obj in objects:
+        cells = [obj.metadata.name, *row(obj), age(obj.metadata.creation_timestamp)]
+        grid.add_row(*([obj.metadata.namespace or ""] if show_namespace else []), *cells)
+    return grid
+
+
+def as_documents(objects: list[AnyResource], output: str) -> str:
+    documents = [obj.to_dict() for obj in objects]
+    if output == "json":
+        payload = documents[0] if len(documents) == 1 else {"items": documents}
+        return json.dumps(payload, indent=2)
+    return dump_yaml(documents)
+
+
+def describe(obj: AnyResource, events: list[dict[str, Any]]) -> str:
+    data = obj.to_dict()
+    lines = [
+        f"Name:         {obj.metadata.name}",
+        f"Namespace:    {obj.metadata.namespace or '-'}",
+        f"Kind:         {obj.kind}",
+        f"Labels:       {', '.join(f'{k}={v}' for k, v in obj.metadata.labels.items()) or '<none>'}",
+        f"Created:      {obj.metadata.creation_timestamp}",
+        f"Generation:   {obj.metadata.generation}   ResourceVersion: {obj.metadata.resource_version}",
+        "Spec:",
+        _indent(dump_yaml([data.get("spec", {})])),
+        "Status:",
+        _indent(dump_yaml([{k: v for k, v in data.get("status", {}).items() if k != "conditions"}])),
+        "Conditions:",
+    ]
+    conditions = obj.status.conditions
+    lines += [f"  {c.type}={c.status}  {c.reason}  {c.message}" for c in conditions] or ["  <none>"]
+    lines.append("Events:")
+    if not events:
+        lines.append("  <none>")
+    for event in events:
+        count = f" (x{event['count']})" if event["count"] > 1 else ""
+        when = age(datetime.fromisoformat(event["lastTime"]))
+        lines.append(f"  {event['type']:<8} {event['reason']:<20} {when:>4} ago  {event['message']}{count}")
+    return "\n".join(lines)
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.rstrip().splitlines())

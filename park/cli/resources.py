@@ -1,0 +1,155 @@
+"""Resource commands: apply, get, describe, logs, delete. Parse, call the API, render."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from park.cli import render
+from park.cli.context import Obj
+from park.core.errors import InvalidError
+from park.core.kinds import kind_info
+from park.core.loading import load_documents, parse_resource
+from park.core.resources import AnyResource, ParkJob
+
+out = Console(highlight=False, soft_wrap=True)
+
+NamespaceOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace")]
+KindArg = Annotated[str, typer.Argument(help="jobs, clusters, services or queues (or ParkJob, pj, ...)")]
+
+
+def _read_sources(path: str) -> list[tuple[str, str, Path]]:
+    """(text, source name, base directory for relative paths) for a file, a directory or `-`."""
+    if path == "-":
+        return [(sys.stdin.read(), "<stdin>", Path.cwd())]
+    target = Path(path)
+    if target.is_dir():
+        files = sorted(p for p in target.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+        if not files:
+            raise InvalidError(f"{path}: no .yaml, .yml or .json files in this directory")
+    elif target.is_file():
+        files = [target]
+    else:
+        raise InvalidError(f"{path}: no such file or directory")
+    return [(f.read_text(encoding="utf-8"), str(f), f.parent.resolve()) for f in files]
+
+
+def _resolve_working_dir(obj: AnyResource, base: Path) -> AnyResource:
+    """A local `runtimeEnv.working_dir` is relative to the manifest, as a user reading it expects."""
+    if not isinstance(obj, ParkJob):
+        return obj
+    working_dir = obj.spec.runtime_env.get("working_dir")
+    if not isinstance(working_dir, str) or "://" in working_dir or Path(working_dir).is_absolute():
+        return obj
+    runtime_env = {**obj.spec.runtime_env, "working_dir": str((base / working_dir).resolve())}
+    return obj.model_copy(update={"spec": obj.spec.model_copy(update={"runtime_env": runtime_env})})
+
+
+def apply(
+    ctx: typer.Context,
+    filename: Annotated[str, typer.Option("--filename", "-f", help="A YAML file, a directory of them, or -")],
+    namespace: NamespaceOpt = "default",
+) -> None:
+    """Create or update the resources in FILE (all documents are checked before any is sent)."""
+    obj: Obj = ctx.obj
+    objects = []
+    for text, source, base in _read_sources(filename):
+        objects += [
+            _resolve_working_dir(o, base)
+            for o in load_documents(text, source=source, default_namespace=namespace)
+        ]
+    with obj.client() as client:
+        for resource in objects:
+            result = client.apply(resource)
+            out.print(f"{kind_info(resource.kind).singular}/{resource.metadata.name} {result.action}")
+
+
+def get(
+    ctx: typer.Context,
+    kind: KindArg,
+    name: Annotated[str | None, typer.Argument()] = None,
+    namespace: NamespaceOpt = "default",
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A")] = False,
+    output: Annotated[str, typer.Option("--output", "-o", help="table, yaml or json")] = "table",
+    selector: Annotated[str | None, typer.Option("--selector", "-l", help="Label selector")] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="After listing, print changes as they happen")
+    ] = False,
+) -> None:
+    """List objects of a kind, or show one."""
+    if output not in ("table", "yaml", "json"):
+        raise InvalidError(f"--output must be table, yaml or json, not {output!r}")
+    obj: Obj = ctx.obj
+    info = kind_info(kind)
+    ns = None if all_namespaces or not info.namespaced else namespace
+    with obj.client() as client:
+        objects = (
+            [client.get(info.kind, ns, name)]
+            if name
+            else client.list_objects(info.kind, namespace=ns, selector=selector)
+        )
+        if output != "table":
+            out.print(render.as_documents(objects, output), markup=False)
+        elif objects:
+            out.print(render.table(info.kind, objects, show_namespace=ns is None and info.namespaced))
+        else:
+            out.print(f"No {info.plural} found" + (f" in namespace {ns}." if ns else "."))
+        if watch:
+            for change in client.watch(kinds=info.kind):
+                changed = parse_resource(change["object"])
+                if (ns is None or changed.metadata.namespace == ns) and (
+                    name is None or changed.metadata.name == name
+                ):
+                    out.print(
+                        render.table(info.kind, [changed], show_namespace=ns is None and info.namespaced)
+                    )
+
+
+def describe(ctx: typer.Context, kind: KindArg, name: str, namespace: NamespaceOpt = "default") -> None:
+    """Show an object's spec, status, conditions and events."""
+    obj: Obj = ctx.obj
+    info = kind_info(kind)
+    ns = namespace if info.namespaced else None
+    with obj.client() as client:
+        out.print(
+            render.describe(client.get(info.kind, ns, name), client.events(info.kind, ns, name)), markup=False
+        )
+
+
+def logs(
+    ctx: typer.Context,
+    kind: KindArg,
+    name: str,
+    namespace: NamespaceOpt = "default",
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Stream output until the job ends")] = False,
+) -> None:
+    """Print a job's output (its current attempt)."""
+    if kind_info(kind).kind != "ParkJob":
+        raise InvalidError(f"logs are kept for jobs only, not {kind}")
+    obj: Obj = ctx.obj
+    with obj.client() as client:
+        if not follow:
+            sys.stdout.write(client.logs(namespace, name))
+            return
+        for chunk in client.follow_logs(namespace, name):
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+
+
+def delete(
+    ctx: typer.Context,
+    kind: KindArg,
+    name: str,
+    namespace: NamespaceOpt = "default",
+) -> None:
+    """Delete an object; a running job is stopped first."""
+    obj: Obj = ctx.obj
+    info = kind_info(kind)
+    with obj.client() as client:
+        deleted = client.delete(info.kind, namespace if info.namespaced else None, name)
+    pending = " (finishing: cleanup in progress)" if deleted.metadata.deletion_timestamp else ""
+    out.print(f"{info.singular}/{name} deleted{pending}")

@@ -1,0 +1,167 @@
+"""ParkClient: the REST API in Python calls; server errors come back as the same ParkError types."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from park.core.errors import ERRORS_BY_REASON, ApiUnavailableError, ConflictError, NotFoundError, ParkError
+from park.core.kinds import KindInfo, kind_info
+from park.core.loading import parse_resource
+from park.core.resources import AnyResource
+from park.core.settings import Settings
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    object: AnyResource
+    action: Literal["created", "configured", "unchanged"]
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        body = response.json()
+        reason, message = body.get("reason", "Error"), body.get("message", response.text)
+    except (json.JSONDecodeError, AttributeError):
+        reason, message = "Error", f"HTTP {response.status_code}: {response.text[:200]}"
+    raise ERRORS_BY_REASON.get(reason, ParkError)(message)
+
+
+class ParkClient:
+    def __init__(self, server: str, token: str | None, *, timeout: float = 30.0) -> None:
+        self.server = server.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ParkClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ApiUnavailableError(
+                f"cannot reach the Park API at {self.server} ({exc}); is `park up` running?"
+            ) from exc
+        _raise_for(response)
+        return response
+
+    @staticmethod
+    def path(info: KindInfo, namespace: str | None, name: str | None = None) -> str:
+        base = (
+            f"/v1/namespaces/{namespace}/{info.plural}"
+            if info.namespaced and namespace
+            else f"/v1/{info.plural}"
+        )
+        return f"{base}/{name}" if name else base
+
+    def version(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("GET", "/version").json()
+        return result
+
+    def list_objects(
+        self, kind: str, *, namespace: str | None = None, selector: str | None = None
+    ) -> list[AnyResource]:
+        params = {"labelSelector": selector} if selector else {}
+        body = self._request("GET", self.path(kind_info(kind), namespace), params=params).json()
+        return [parse_resource(item) for item in body["items"]]
+
+    def get(self, kind: str, namespace: str | None, name: str) -> AnyResource:
+        return parse_resource(self._request("GET", self.path(kind_info(kind), namespace, name)).json())
+
+    def create(self, obj: AnyResource) -> AnyResource:
+        info = kind_info(obj.kind)
+        body = self._request("POST", self.path(info, obj.metadata.namespace), json=obj.to_dict()).json()
+        return parse_resource(body)
+
+    def update(self, obj: AnyResource) -> AnyResource:
+        info = kind_info(obj.kind)
+        path = self.path(info, obj.metadata.namespace, obj.metadata.name)
+        return parse_resource(self._request("PUT", path, json=obj.to_dict()).json())
+
+    def delete(self, kind: str, namespace: str | None, name: str) -> AnyResource:
+        return parse_resource(self._request("DELETE", self.path(kind_info(kind), namespace, name)).json())
+
+    def events(self, kind: str, namespace: str | None, name: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self._request(
+            "GET", self.path(kind_info(kind), namespace, name) + "/events"
+        ).json()["items"]
+        return items
+
+    def apply(self, obj: AnyResource, *, attempts: int = 5) -> ApplyResult:
+        """Create, or update spec, labels and annotations of what exists (retrying on conflicts)."""
+        for _ in range(attempts):
+            try:
+                current = self.get(obj.kind, obj.metadata.namespace, obj.metadata.name)
+            except NotFoundError:
+                return ApplyResult(self.create(obj), "created")
+            meta = current.metadata.model_copy(
+                update={"labels": obj.metadata.labels, "annotations": obj.metadata.annotations}
+            )
+            if meta == current.metadata and obj.spec == current.spec:
+                return ApplyResult(current, "unchanged")
+            try:
+                return ApplyResult(
+                    self.update(current.model_copy(update={"metadata": meta, "spec": obj.spec})), "configured"
+                )
+            except ConflictError:
+                continue
+        raise ConflictError(f"{obj.key} kept changing while being applied; try again")
+
+    def logs(self, namespace: str, name: str) -> str:
+        return self._request("GET", f"/v1/namespaces/{namespace}/jobs/{name}/logs").text
+
+    def follow_logs(self, namespace: str, name: str) -> Iterator[str]:
+        path = f"/v1/namespaces/{namespace}/jobs/{name}/logs"
+        yield from self._stream(path, params={"follow": "true"}, lines=False)
+
+    def watch(
+        self, *, resource_version: int | None = None, kinds: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield `{"type", "object"}` for each change; runs until the server closes the stream."""
+        params: dict[str, Any] = {}
+        if resource_version is not None:
+            params["resourceVersion"] = resource_version
+        if kinds:
+            params["kinds"] = kinds
+        for line in self._stream("/v1/watch", params=params, lines=True):
+            if line.startswith("data: "):
+                yield json.loads(line[6:])
+
+    def _stream(self, path: str, *, params: dict[str, Any], lines: bool) -> Iterator[str]:
+        try:
+            with self._http.stream(
+                "GET", path, params=params, timeout=httpx.Timeout(30.0, read=None)
+            ) as response:
+                if not response.is_success:
+                    response.read()
+                    _raise_for(response)
+                yield from (response.iter_lines() if lines else response.iter_text())
+        except httpx.TransportError as exc:
+            raise ApiUnavailableError(f"lost the Park API at {self.server} ({exc})") from exc
+
+
+def connect(settings: Settings) -> ParkClient:
+    """A client for the server named by settings, else the one `park up` recorded in its state dir."""
+    server, token = settings.server, settings.token
+    if server is None and settings.server_file.exists():
+        server = json.loads(settings.server_file.read_text())["url"]
+    if token is None and settings.token_file.exists():
+        token = settings.token_file.read_text().strip()
+    if server is None:
+        raise ApiUnavailableError(
+            f"no Park server found in {settings.state_dir}: run `park up`, or set PARK_SERVER and PARK_TOKEN"
+        )
+    return ParkClient(server, token)

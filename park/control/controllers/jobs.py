@@ -1,0 +1,77 @@
+"""The ParkJob controller: observes Ray, asks `plan_job` what to do, and does it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from park.control.controllers.effects import ObjectWriter
+from park.control.logs import LogArchive
+from park.control.metrics import JOB_SUBMISSIONS
+from park.control.reconcile.actions import ArchiveLogs, RecordEvent, StopJob, SubmitJob, WriteStatus
+from park.control.reconcile.cluster import cluster_key
+from park.control.reconcile.job import JobObservation, plan_job
+from park.control.store import Store
+from park.core.clock import Clock
+from park.core.errors import NotFoundError, SubstrateError, SubstrateUnavailableError
+from park.core.resources import TERMINAL_JOB_PHASES, ParkJob, ResourceKey
+from park.substrates.interface import ClusterHandle, Substrate
+
+
+class JobReconciler:
+    kind = "ParkJob"
+
+    def __init__(self, *, store: Store, substrate: Substrate, archive: LogArchive, clock: Clock) -> None:
+        self._store = store
+        self._substrate = substrate
+        self._archive = archive
+        self._clock = clock
+
+    async def reconcile(self, key: ResourceKey) -> float | None:
+        try:
+            job = self._store.get(key.kind, key.namespace, key.name)
+        except NotFoundError:
+            return None
+        assert isinstance(job, ParkJob)
+        observed = await asyncio.to_thread(self._observe, job)
+        plan = plan_job(job, observed, self._clock.now())
+        writer = ObjectWriter(self._store, job)
+        for action in plan.actions:
+            if writer.apply(action):
+                continue
+            assert observed.cluster is not None, "Ray actions are planned only when the cluster runs"
+            await self._act(writer, observed.cluster, action)
+        return plan.requeue_after
+
+    def _observe(self, job: ParkJob) -> JobObservation:
+        handle = self._substrate.get_cluster(cluster_key(job.metadata.namespace, job.spec.cluster))
+        sid = job.status.submission_id
+        if handle is None or sid is None or job.status.phase in TERMINAL_JOB_PHASES:
+            return JobObservation(cluster=handle, ray_job=None)
+        return JobObservation(cluster=handle, ray_job=self._substrate.get_job(handle, sid))
+
+    async def _act(self, writer: ObjectWriter, handle: ClusterHandle, action: object) -> None:
+        match action:
+            case SubmitJob(submission=submission):
+                try:
+                    if await asyncio.to_thread(self._substrate.submit_job, handle, submission):
+                        JOB_SUBMISSIONS.inc()
+                except SubstrateUnavailableError:
+                    raise
+                except SubstrateError as exc:
+                    self._reject(writer, f"Ray rejected the submission: {exc}")
+            case StopJob(submission_id=sid):
+                await asyncio.to_thread(self._substrate.stop_job, handle, sid)
+            case ArchiveLogs(submission_id=sid, attempt=attempt):
+                text = await asyncio.to_thread(self._substrate.job_logs, handle, sid)
+                self._archive.save(writer.obj.metadata.uid or "", attempt, text)
+            case _:
+                raise TypeError(f"unexpected action {action!r}")
+
+    def _reject(self, writer: ObjectWriter, message: str) -> None:
+        """A submission Ray refuses (bad runtime env, missing working_dir) fails the job for good."""
+        now = self._clock.now()
+        status = writer.obj.status.model_copy(
+            update={"phase": "Failed", "message": message, "completion_time": now}
+        )
+        writer.apply(WriteStatus(status))
+        writer.apply(RecordEvent("Warning", "SubmissionRejected", message))

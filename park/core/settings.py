@@ -1,0 +1,44 @@
+"""Settings, read from `PARK_*` environment variables by entry points and passed down explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_state_dir() -> Path:
+    return Path.home() / ".park"
+
+
+class Settings(BaseSettings):
+    """Everything an entry point may configure. Never read at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="PARK_", extra="ignore")
+
+    state_dir: Path = Field(default_factory=default_state_dir)
+    host: str = "127.0.0.1"
+    port: int = Field(8470, ge=0, le=65535)
+    server: str | None = None
+    token: str | None = None
+    resync_seconds: float = Field(30.0, gt=0)
+    cluster_check_seconds: float = Field(5.0, gt=0)
+    default_cluster_cpus: float | None = Field(None, gt=0)
+    ray_start_timeout_seconds: float = Field(120.0, gt=0)
+
+    @property
+    def token_file(self) -> Path:
+        return self.state_dir / "admin.token"
+
+    @property
+    def server_file(self) -> Path:
+        return self.state_dir / "server.json"
+
+    @property
+    def database_file(self) -> Path:
+        return self.state_dir / "park.db"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"

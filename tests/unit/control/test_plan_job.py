@@ -1,0 +1,171 @@
+"""The ParkJob state machine, step by step: what the controller would do in each situation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from park.control.reconcile.actions import (
+    FINALIZER,
+    AddFinalizer,
+    ArchiveLogs,
+    RecordEvent,
+    RemoveFinalizer,
+    StopJob,
+    SubmitJob,
+    WriteStatus,
+)
+from park.control.reconcile.job import JobObservation, plan_job, submission_id
+from park.core.meta import ObjectMeta
+from park.core.resources import ParkJob, ParkJobSpec
+from park.substrates.interface import ClusterHandle, HeadConfig, JobInfo
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+HANDLE = ClusterHandle(
+    key="default.default", dashboard_url="http://127.0.0.1:1", gcs_address="127.0.0.1:2", token="t", pid=1,
+    config=HeadConfig(num_cpus=2),
+)
+
+
+def make_job(*, retries: int = 0, suspend: bool = False, **status: object) -> ParkJob:
+    job = ParkJob(
+        metadata=ObjectMeta(
+            name="hello", namespace="default", uid="0123abcd-0000", generation=1, finalizers=[FINALIZER]
+        ),
+        spec=ParkJobSpec(entrypoint="python hello.py", retries=retries, suspend=suspend),
+    )
+    return job.model_copy(update={"status": job.status.model_copy(update=status)})
+
+
+def of_type(plan_actions: tuple[object, ...], kind: type) -> list:  # type: ignore[type-arg]
+    return [a for a in plan_actions if isinstance(a, kind)]
+
+
+def written(plan_actions: tuple[object, ...]) -> object:
+    statuses = of_type(plan_actions, WriteStatus)
+    assert statuses, f"no status written in {plan_actions}"
+    return statuses[-1].status
+
+
+def test_new_job_writes_its_submission_id_before_submitting() -> None:
+    plan = plan_job(make_job(), JobObservation(cluster=HANDLE, ray_job=None), NOW)
+    kinds = [type(a) for a in plan.actions]
+    assert kinds.index(WriteStatus) < kinds.index(SubmitJob)
+    status = written(plan.actions)
+    assert status.phase == "Submitting"
+    assert status.attempt == 1
+    assert status.submission_id == "park-default-hello-0123abcd-1"
+    assert of_type(plan.actions, SubmitJob)[0].submission.submission_id == status.submission_id
+
+
+def test_a_job_gets_the_cleanup_finalizer_first() -> None:
+    job = make_job()
+    job = job.model_copy(update={"metadata": job.metadata.model_copy(update={"finalizers": []})})
+    plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=None), NOW)
+    assert isinstance(plan.actions[0], AddFinalizer)
+
+
+def test_waits_without_submitting_while_the_cluster_is_down() -> None:
+    plan = plan_job(make_job(), JobObservation(cluster=None, ray_job=None), NOW)
+    assert not of_type(plan.actions, SubmitJob)
+    status = written(plan.actions)
+    assert status.phase == "Pending"
+    assert "waiting for ParkCluster default/default" in (status.message or "")
+    assert plan.requeue_after is not None
+
+
+def test_restart_while_submitting_resends_the_same_attempt() -> None:
+    """Killed between writing the id and submitting: the same id is sent (Ray refuses duplicates)."""
+    job = make_job(phase="Submitting", attempt=1, submission_id=submission_id(make_job(), 1))
+    plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=None), NOW)
+    submits = of_type(plan.actions, SubmitJob)
+    assert [s.submission.submission_id for s in submits] == ["park-default-hello-0123abcd-1"]
+    assert not of_type(plan.actions, WriteStatus)
+
+
+def test_restart_while_running_adopts_the_ray_job_instead_of_resubmitting() -> None:
+    sid = submission_id(make_job(), 1)
+    job = make_job(phase="Submitting", attempt=1, submission_id=sid)
+    plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "RUNNING")), NOW)
+    assert not of_type(plan.actions, SubmitJob)
+    status = written(plan.actions)
+    assert (status.phase, status.attempt, status.start_time) == ("Running", 1, NOW)
+
+
+def test_pending_in_ray_is_starting() -> None:
+    sid = submission_id(make_job(), 1)
+    job = make_job(phase="Submitting", attempt=1, submission_id=sid)
+    plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "PENDING")), NOW)
+    assert written(plan.actions).phase == "Starting"
+
+
+def test_success_archives_logs_before_the_phase_turns_terminal() -> None:
+    sid = submission_id(make_job(), 1)
+    job = make_job(phase="Running", attempt=1, submission_id=sid)
+    plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "SUCCEEDED")), NOW)
+    kinds = [type(a) for a in plan.actions]
+    assert kinds.index(ArchiveLogs) < kinds.index(WriteStatus)
+    status = written(plan.actions)
+    assert (status.phase, status.completion_time) == ("Succeeded", NOW)
+    assert plan.requeue_after is None
+
+
+def test_failure_with_retries_left_starts_the_next_attempt() -> None:
+    sid = submission_id(make_job(), 1)
+    job = make_job(retries=2, phase="Running", attempt=1, submission_id=sid)
+    ray = JobInfo(sid, "FAILED", message="Job entrypoint command failed with exit code 3")
+    plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=ray), NOW)
+    status = written(plan.actions)
+    assert (status.phase, status.attempt, status.failed_attempts) == ("Submitting", 2, 1)
+    assert of_type(plan.actions, SubmitJob)[0].submission.submission_id.endswith("-2")
+    reasons = [e.reason for e in of_type(plan.actions, RecordEvent)]
+    assert "AttemptFailed" in reasons
+
+
+def test_failure_without_retries_left_fails_the_job_with_ray_s_reason() -> None:
+    sid = submission_id(make_job(), 2)
+    job = make_job(retries=1, phase="Running", attempt=2, failed_attempts=1, submission_id=sid)
+    ray = JobInfo(sid, "FAILED", message="exit code 3")
+    plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=ray), NOW)
+    status = written(plan.actions)
+    assert (status.phase, status.failed_attempts) == ("Failed", 2)
+    assert "exit code 3" in (status.message or "")
+    assert not of_type(plan.actions, SubmitJob)
+
+
+def test_a_submission_lost_with_its_cluster_is_a_new_attempt_not_a_failure() -> None:
+    sid = submission_id(make_job(), 1)
+    job = make_job(phase="Running", attempt=1, submission_id=sid)
+    plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=None), NOW)
+    status = written(plan.actions)
+    assert (status.attempt, status.failed_attempts) == (2, 0)
+    assert any(e.reason == "SubmissionLost" and e.type == "Warning" for e in of_type(plan.actions, RecordEvent))
+
+
+def test_finished_jobs_are_left_alone() -> None:
+    job = make_job(phase="Succeeded", attempt=1, submission_id="x")
+    assert plan_job(job, JobObservation(cluster=HANDLE, ray_job=None), NOW).actions == ()
+
+
+def test_suspend_stops_the_running_attempt_then_records_suspended() -> None:
+    sid = submission_id(make_job(), 1)
+    job = make_job(suspend=True, phase="Running", attempt=1, submission_id=sid)
+    stopping = plan_job(job, JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "RUNNING")), NOW)
+    assert of_type(stopping.actions, StopJob) == [StopJob(sid)]
+    stopped = plan_job(job, JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "STOPPED")), NOW)
+    assert written(stopped.actions).phase == "Suspended"
+
+
+def test_resuming_a_suspended_job_submits_a_new_attempt() -> None:
+    job = make_job(phase="Suspended", attempt=1, submission_id=submission_id(make_job(), 1))
+    plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=None), NOW)
+    assert written(plan.actions).attempt == 2
+
+
+def test_deleting_a_running_job_stops_it_before_releasing_the_finalizer() -> None:
+    sid = submission_id(make_job(), 1)
+    job = make_job(phase="Running", attempt=1, submission_id=sid)
+    job = job.model_copy(update={"metadata": job.metadata.model_copy(update={"deletion_timestamp": NOW})})
+    running = plan_job(job, JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "RUNNING")), NOW)
+    assert of_type(running.actions, StopJob) and not of_type(running.actions, RemoveFinalizer)
+    stopped = plan_job(job, JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "STOPPED")), NOW)
+    assert of_type(stopped.actions, RemoveFinalizer)
