@@ -1,0 +1,78 @@
+"""The ParkCluster state machine: start, adopt, notice a dead head, restart on spec change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from park.control.reconcile.actions import FINALIZER, EnsureCluster, RecordEvent, RemoveFinalizer, StopCluster, WriteStatus
+from park.control.reconcile.cluster import ClusterObservation, head_config, plan_cluster
+from park.core.meta import ObjectMeta
+from park.core.resources import ComputeResources, HeadSpec, ParkCluster, ParkClusterSpec, WorkerGroupSpec
+from park.substrates.interface import ClusterHandle
+
+NOW = datetime(2026, 11, 29, tzinfo=UTC)
+
+
+def make_cluster(phase: str | None = None) -> ParkCluster:
+    cluster = ParkCluster(
+        metadata=ObjectMeta(name="c", namespace="default", generation=1, finalizers=[FINALIZER]),
+        spec=ParkClusterSpec(
+            head=HeadSpec(resources=ComputeResources(cpu="1")),
+            worker_groups=[WorkerGroupSpec(name="w", replicas=2, resources=ComputeResources(cpu="500m", gpu=1))],
+        ),
+    )
+    return cluster.model_copy(update={"status": cluster.status.model_copy(update={"phase": phase})})
+
+
+def handle_for(cluster: ParkCluster) -> ClusterHandle:
+    return ClusterHandle("default.c", "http://127.0.0.1:1", "127.0.0.1:2", "t", 42, head_config(cluster))
+
+
+def test_head_config_sums_the_head_and_every_worker_replica() -> None:
+    config = head_config(make_cluster())
+    assert (config.num_cpus, config.num_gpus) == (2.0, 2)
+
+
+def test_a_new_cluster_starts_its_head() -> None:
+    plan = plan_cluster(make_cluster(), ClusterObservation(None, {}), NOW, check_every=5)
+    assert [a for a in plan.actions if isinstance(a, EnsureCluster)] == [EnsureCluster(head_config(make_cluster()))]
+    assert plan.requeue_after == 0.0
+
+
+def test_a_running_head_makes_the_cluster_ready_and_is_checked_again() -> None:
+    cluster = make_cluster("Starting")
+    plan = plan_cluster(cluster, ClusterObservation(handle_for(cluster), {"CPU": 2.0}), NOW, check_every=5)
+    (write,) = [a for a in plan.actions if isinstance(a, WriteStatus)]
+    assert (write.status.phase, write.status.resources, write.status.dashboard_url) == (
+        "Ready",
+        {"CPU": 2.0},
+        "http://127.0.0.1:1",
+    )
+    assert not [a for a in plan.actions if isinstance(a, EnsureCluster)]
+    assert plan.requeue_after == 5
+
+
+def test_a_head_that_died_is_restarted_with_a_warning() -> None:
+    plan = plan_cluster(make_cluster("Ready"), ClusterObservation(None, {}), NOW, check_every=5)
+    assert any(isinstance(a, RecordEvent) and a.reason == "HeadLost" for a in plan.actions)
+    (write,) = [a for a in plan.actions if isinstance(a, WriteStatus)]
+    assert write.status.restarts == 1
+    assert any(isinstance(a, EnsureCluster) for a in plan.actions)
+
+
+def test_a_changed_spec_restarts_the_head() -> None:
+    cluster = make_cluster("Ready")
+    old = handle_for(cluster)
+    grown = cluster.model_copy(
+        update={"spec": cluster.spec.model_copy(update={"head": HeadSpec(resources=ComputeResources(cpu="3"))})}
+    )
+    plan = plan_cluster(grown, ClusterObservation(old, {}), NOW, check_every=5)
+    assert any(isinstance(a, RecordEvent) and a.reason == "Restarting" for a in plan.actions)
+    assert [a.config.num_cpus for a in plan.actions if isinstance(a, EnsureCluster)] == [4.0]
+
+
+def test_deletion_stops_the_head_then_releases_the_finalizer() -> None:
+    cluster = make_cluster("Ready")
+    cluster = cluster.model_copy(update={"metadata": cluster.metadata.model_copy(update={"deletion_timestamp": NOW})})
+    plan = plan_cluster(cluster, ClusterObservation(handle_for(cluster), {}), NOW, check_every=5)
+    assert plan.actions == (StopCluster(), RemoveFinalizer())
