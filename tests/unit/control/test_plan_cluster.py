@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from park.control.reconcile.actions import FINALIZER, EnsureCluster, RecordEvent, RemoveFinalizer, StopCluster, WriteStatus
+from park.control.reconcile.actions import (
+    FINALIZER,
+    EnsureCluster,
+    RecordEvent,
+    RemoveFinalizer,
+    StopCluster,
+    WriteStatus,
+)
 from park.control.reconcile.cluster import ClusterObservation, head_config, plan_cluster
 from park.core.meta import ObjectMeta
 from park.core.resources import ComputeResources, HeadSpec, ParkCluster, ParkClusterSpec, WorkerGroupSpec
@@ -18,7 +25,9 @@ def make_cluster(phase: str | None = None) -> ParkCluster:
         metadata=ObjectMeta(name="c", namespace="default", generation=1, finalizers=[FINALIZER]),
         spec=ParkClusterSpec(
             head=HeadSpec(resources=ComputeResources(cpu="1")),
-            worker_groups=[WorkerGroupSpec(name="w", replicas=2, resources=ComputeResources(cpu="500m", gpu=1))],
+            worker_groups=[
+                WorkerGroupSpec(name="w", replicas=2, resources=ComputeResources(cpu="500m", gpu=1))
+            ],
         ),
     )
     return cluster.model_copy(update={"status": cluster.status.model_copy(update={"phase": phase})})
@@ -35,7 +44,9 @@ def test_head_config_sums_the_head_and_every_worker_replica() -> None:
 
 def test_a_new_cluster_starts_its_head() -> None:
     plan = plan_cluster(make_cluster(), ClusterObservation(None, {}), NOW, check_every=5)
-    assert [a for a in plan.actions if isinstance(a, EnsureCluster)] == [EnsureCluster(head_config(make_cluster()))]
+    assert [a for a in plan.actions if isinstance(a, EnsureCluster)] == [
+        EnsureCluster(head_config(make_cluster()))
+    ]
     assert plan.requeue_after == 0.0
 
 
@@ -64,7 +75,9 @@ def test_a_changed_spec_restarts_the_head() -> None:
     cluster = make_cluster("Ready")
     old = handle_for(cluster)
     grown = cluster.model_copy(
-        update={"spec": cluster.spec.model_copy(update={"head": HeadSpec(resources=ComputeResources(cpu="3"))})}
+        update={
+            "spec": cluster.spec.model_copy(update={"head": HeadSpec(resources=ComputeResources(cpu="3"))})
+        }
     )
     plan = plan_cluster(grown, ClusterObservation(old, {}), NOW, check_every=5)
     assert any(isinstance(a, RecordEvent) and a.reason == "Restarting" for a in plan.actions)
@@ -73,6 +86,8 @@ def test_a_changed_spec_restarts_the_head() -> None:
 
 def test_deletion_stops_the_head_then_releases_the_finalizer() -> None:
     cluster = make_cluster("Ready")
-    cluster = cluster.model_copy(update={"metadata": cluster.metadata.model_copy(update={"deletion_timestamp": NOW})})
+    cluster = cluster.model_copy(
+        update={"metadata": cluster.metadata.model_copy(update={"deletion_timestamp": NOW})}
+    )
     plan = plan_cluster(cluster, ClusterObservation(handle_for(cluster), {}), NOW, check_every=5)
     assert plan.actions == (StopCluster(), RemoveFinalizer())

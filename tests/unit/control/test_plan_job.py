@@ -21,7 +21,11 @@ from park.substrates.interface import ClusterHandle, HeadConfig, JobInfo
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 HANDLE = ClusterHandle(
-    key="default.default", dashboard_url="http://127.0.0.1:1", gcs_address="127.0.0.1:2", token="t", pid=1,
+    key="default.default",
+    dashboard_url="http://127.0.0.1:1",
+    gcs_address="127.0.0.1:2",
+    token="t",
+    pid=1,
     config=HeadConfig(num_cpus=2),
 )
 
@@ -138,7 +142,9 @@ def test_a_submission_lost_with_its_cluster_is_a_new_attempt_not_a_failure() -> 
     plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=None), NOW)
     status = written(plan.actions)
     assert (status.attempt, status.failed_attempts) == (2, 0)
-    assert any(e.reason == "SubmissionLost" and e.type == "Warning" for e in of_type(plan.actions, RecordEvent))
+    assert any(
+        e.reason == "SubmissionLost" and e.type == "Warning" for e in of_type(plan.actions, RecordEvent)
+    )
 
 
 def test_finished_jobs_are_left_alone() -> None:

@@ -1,0 +1,126 @@
+"""`park up` for real: a local Ray head, SQLite, the API and the CLI, driven the way a user drives them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from park.core.errors import ConflictError
+from park.core.resources import ParkJob
+from tests.integration.conftest import REPO, ParkUp, wait_for
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = REPO / "examples"
+
+
+def job_yaml(name: str, entrypoint: str, *, retries: int = 0, working_dir: Path = EXAMPLES / "hello") -> str:
+    return f"""
+apiVersion: park.dev/v1alpha1
+kind: ParkJob
+metadata: {{name: {name}}}
+spec:
+  entrypoint: {entrypoint}
+  runtimeEnv: {{working_dir: {working_dir}}}
+  entrypointResources: {{cpu: 0.5}}
+  retries: {retries}
+"""
+
+
+def test_the_hello_example_runs_to_success_with_its_output_in_the_logs(park_up: ParkUp) -> None:
+    applied = park_up.cli("apply", "-f", str(EXAMPLES / "hello-job.yaml"))
+    assert applied.returncode == 0, applied.stderr
+    assert "job/hello created" in applied.stdout
+    job = park_up.wait_phase("ParkJob", "default", "hello", {"Succeeded", "Failed"}, timeout=180)
+    assert job.status.phase == "Succeeded", job.status.message
+
+    logs = park_up.cli("logs", "job", "hello")
+    assert "pi is about 3.1" in logs.stdout
+    assert "hello from Park: done" in logs.stdout
+
+    table = park_up.cli("get", "jobs")
+    assert table.returncode == 0
+    assert "hello" in table.stdout and "Succeeded" in table.stdout
+
+    as_json = json.loads(park_up.cli("get", "job", "hello", "-o", "json").stdout)
+    assert as_json["status"]["phase"] == "Succeeded"
+    assert as_json["status"]["attempt"] == 1
+
+    described = park_up.cli("describe", "job", "hello").stdout
+    assert "Submitted" in described and "Succeeded" in described
+
+    again = park_up.cli("apply", "-f", str(EXAMPLES / "hello-job.yaml"))
+    assert "job/hello unchanged" in again.stdout
+
+
+def test_a_failing_program_is_retried_then_fails_with_its_error_recorded(park_up: ParkUp) -> None:
+    script = "python -c 'import sys; print(\"about to fail\"); sys.exit(3)'"
+    applied = park_up.cli("apply", "-f", "-", stdin=job_yaml("fails", f'"{script}"', retries=1))
+    assert applied.returncode == 0, applied.stderr
+    job = park_up.wait_phase("ParkJob", "default", "fails", {"Succeeded", "Failed"}, timeout=180)
+    assert isinstance(job, ParkJob)
+    assert (job.status.phase, job.status.attempt, job.status.failed_attempts) == ("Failed", 2, 2)
+    with park_up.client() as client:
+        reasons = [e["reason"] for e in client.events("ParkJob", "default", "fails")]
+        assert reasons.count("Submitted") == 2
+        assert "AttemptFailed" in reasons and "Failed" in reasons
+        assert "about to fail" in client.logs("default", "fails")
+
+
+def test_follow_streams_logs_until_the_job_ends(park_up: ParkUp) -> None:
+    park_up.cli("apply", "-f", "-", stdin=job_yaml("follow", "python hello.py --tasks 2 --sleep 3"))
+    followed = park_up.cli("logs", "job", "follow", "-f")
+    assert followed.returncode == 0, followed.stderr
+    assert "hello from Park: done" in followed.stdout
+    assert park_up.get("ParkJob", "default", "follow").status.phase == "Succeeded"
+
+
+def test_deleting_a_running_job_stops_it(park_up: ParkUp) -> None:
+    park_up.cli("apply", "-f", "-", stdin=job_yaml("long", "python hello.py --tasks 1 --sleep 300"))
+    park_up.wait_phase("ParkJob", "default", "long", {"Running"}, timeout=120)
+    deleted = park_up.cli("delete", "job", "long")
+    assert deleted.returncode == 0, deleted.stderr
+    with park_up.client() as client:
+        wait_for(
+            lambda: not [j for j in client.list_objects("jobs") if j.metadata.name == "long"],
+            timeout=60,
+            what="the job to be gone",
+        )
+
+
+def test_a_stale_update_is_a_conflict(park_up: ParkUp) -> None:
+    park_up.cli(
+        "apply", "-f", "-", stdin=job_yaml("conflict", "python hello.py", working_dir=EXAMPLES / "hello")
+    )
+    with park_up.client() as client:
+        first = client.get("ParkJob", "default", "conflict")
+        client.update(first.model_copy(update={"spec": first.spec.model_copy(update={"priority": 1})}))
+        with pytest.raises(ConflictError, match="resourceVersion"):
+            client.update(first.model_copy(update={"spec": first.spec.model_copy(update={"priority": 2})}))
+
+
+def test_bad_input_gets_one_line_and_creates_nothing(park_up: ParkUp) -> None:
+    bad = job_yaml("good", "python hello.py") + "---\n" + job_yaml("Bad_Name", "python hello.py")
+    result = park_up.cli("apply", "-f", "-", stdin=bad)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: <stdin>: document 2")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert park_up.cli("get", "job", "good").returncode == 1
+
+    malformed = park_up.cli("apply", "-f", "-", stdin="kind: [")
+    assert malformed.returncode == 1 and "malformed YAML" in malformed.stderr
+
+
+def test_a_wrong_token_is_refused_with_one_line(park_up: ParkUp) -> None:
+    env = {**park_up.env, "PARK_TOKEN": "wrong"}
+    result = park_up.cli("get", "jobs", env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: invalid bearer token"
+
+
+def test_a_second_park_up_on_the_same_state_dir_is_refused(park_up: ParkUp) -> None:
+    result = park_up.cli("up", "--port", "0")
+    assert result.returncode == 1
+    assert "another `park up`" in result.stderr
