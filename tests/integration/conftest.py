@@ -47,16 +47,16 @@ class ParkUp:
     def start(self, *, wait_for_cluster: bool = True) -> None:
         server_file = self.state_dir / "server.json"
         server_file.unlink(missing_ok=True)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "park", "up", "--port", "0", "--cpus", "2"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
-        wait_for(lambda: server_file.exists() or self.process.poll() is not None, timeout=60, what="park up")  # type: ignore[union-attr]
-        if self.process.poll() is not None:
+        with self.log_path.open("ab") as log:
+            process = self.process = subprocess.Popen(
+                [sys.executable, "-m", "park", "up", "--port", "0", "--cpus", "2"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+            )
+        wait_for(lambda: server_file.exists() or process.poll() is not None, timeout=60, what="park up")
+        if process.poll() is not None:
             raise AssertionError(
                 f"park up exited {self.process.returncode}: {self.log_path.read_text()[-2000:]}"
             )

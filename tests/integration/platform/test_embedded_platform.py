@@ -22,7 +22,7 @@ apiVersion: park.dev/v1alpha1
 kind: ParkJob
 metadata: {{name: {name}}}
 spec:
-  entrypoint: {entrypoint}
+  entrypoint: {json.dumps(entrypoint)}
   runtimeEnv: {{working_dir: {working_dir}}}
   entrypointResources: {{cpu: 0.5}}
   retries: {retries}
@@ -57,7 +57,7 @@ def test_the_hello_example_runs_to_success_with_its_output_in_the_logs(park_up: 
 
 def test_a_failing_program_is_retried_then_fails_with_its_error_recorded(park_up: ParkUp) -> None:
     script = "python -c 'import sys; print(\"about to fail\"); sys.exit(3)'"
-    applied = park_up.cli("apply", "-f", "-", stdin=job_yaml("fails", f'"{script}"', retries=1))
+    applied = park_up.cli("apply", "-f", "-", stdin=job_yaml("fails", script, retries=1))
     assert applied.returncode == 0, applied.stderr
     job = park_up.wait_phase("ParkJob", "default", "fails", {"Succeeded", "Failed"}, timeout=180)
     assert isinstance(job, ParkJob)
