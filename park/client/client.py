@@ -78,6 +78,10 @@ class ParkClient:
         body = self._request("GET", self.path(kind_info(kind), namespace), params=params).json()
         return [parse_resource(item) for item in body["items"]]
 
+    def resource_version(self) -> int:
+        """The store's current resourceVersion: watch from here to see only what happens next."""
+        return int(self._request("GET", "/v1/queues").json()["metadata"]["resourceVersion"])
+
     def get(self, kind: str, namespace: str | None, name: str) -> AnyResource:
         return parse_resource(self._request("GET", self.path(kind_info(kind), namespace, name)).json())
 

@@ -130,6 +130,7 @@ class ParkJobStatus(BaseStatus):
     failed_attempts: int = 0
     submission_id: str | None = None
     ray_status: str | None = None
+    submitted_at: datetime | None = None
     start_time: datetime | None = None
     completion_time: datetime | None = None
 

@@ -28,8 +28,21 @@ from park.core.quantities import parse_quantity
 from park.core.resources import TERMINAL_JOB_PHASES, ParkJob, ParkJobStatus
 from park.substrates.interface import TERMINAL_RAY_STATUSES, ClusterHandle, JobInfo, JobSubmission
 
-POLL_STARTING_SECONDS = 0.25
+FIRST_POLL_SECONDS = 0.05
 POLL_RUNNING_SECONDS = 1.0
+
+
+def starting_poll_delay(job: ParkJob, now: datetime) -> float:
+    """Look often right after submitting (Ray starts a driver in about a second), then back off.
+
+    The delay is a twentieth of the time since submission, between 50 ms and 1 s, so a fast start is seen
+    within tens of milliseconds and a slow one (runtime env set-up) costs a handful of calls a second.
+    """
+    submitted = job.status.submitted_at
+    elapsed = (now - submitted).total_seconds() if submitted else 0.0
+    return min(max(elapsed / 20, FIRST_POLL_SECONDS), POLL_RUNNING_SECONDS)
+
+
 WAIT_FOR_CLUSTER_SECONDS = 2.0
 
 
@@ -78,6 +91,7 @@ def _new_attempt(job: ParkJob, now: datetime, *, why: str) -> list[Action]:
         submission_id=submission.submission_id,
         ray_status=None,
         start_time=None,
+        submitted_at=now,
         message=f"attempt {attempt}: submitting to Ray",
     )
     return [
@@ -135,7 +149,7 @@ def _plan_finished(job: ParkJob, ray: JobInfo, now: datetime) -> Plan:
         message = f"attempt {attempt} failed: {reason}; retry {failed} of {job.spec.retries}"
         return Plan(
             (archive, RecordEvent("Warning", "AttemptFailed", message), *_new_attempt(job, now, why="retry")),
-            POLL_STARTING_SECONDS,
+            FIRST_POLL_SECONDS,
         )
     message = f"attempt {attempt} failed: {reason}"
     status = _status(job, now, phase="Failed", message=message, failed_attempts=failed, **done)
@@ -147,7 +161,7 @@ def _plan_progress(job: ParkJob, ray: JobInfo, now: datetime) -> Plan:
         status = _status(
             job, now, phase="Starting", ray_status=ray.status, message="Ray is setting up the job"
         )
-        return Plan((WriteStatus(status),), POLL_STARTING_SECONDS)
+        return Plan((WriteStatus(status),), starting_poll_delay(job, now))
     start = job.status.start_time or now
     message = f"attempt {job.status.attempt} running"
     status = _status(job, now, phase="Running", ray_status=ray.status, start_time=start, message=message)
@@ -183,18 +197,18 @@ def _plan_body(job: ParkJob, observed: JobObservation, now: datetime, active: bo
     if job.status.submission_id is None or phase in (None, "Pending", "Suspended"):
         return Plan(
             tuple(_new_attempt(job, now, why="first run" if job.status.attempt == 0 else "resumed")),
-            POLL_STARTING_SECONDS,
+            FIRST_POLL_SECONDS,
         )
     if ray is None:
         if phase == "Submitting":
             submission = build_submission(job, job.status.attempt)
-            return Plan((SubmitJob(submission),), POLL_STARTING_SECONDS)
+            return Plan((SubmitJob(submission),), starting_poll_delay(job, now))
         message = (
             f"Ray no longer knows {job.status.submission_id} (its cluster restarted); starting a new attempt"
         )
         return Plan(
             (RecordEvent("Warning", "SubmissionLost", message), *_new_attempt(job, now, why="lost")),
-            POLL_STARTING_SECONDS,
+            FIRST_POLL_SECONDS,
         )
     if ray.status in TERMINAL_RAY_STATUSES:
         return _plan_finished(job, ray, now)

@@ -175,3 +175,14 @@ def test_deleting_a_running_job_stops_it_before_releasing_the_finalizer() -> Non
     assert of_type(running.actions, StopJob) and not of_type(running.actions, RemoveFinalizer)
     stopped = plan_job(job, JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "STOPPED")), NOW)
     assert of_type(stopped.actions, RemoveFinalizer)
+
+
+def test_a_starting_job_is_polled_often_at_first_then_less() -> None:
+    from datetime import timedelta  # noqa: PLC0415
+
+    sid = submission_id(make_job(), 1)
+    pending = JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "PENDING"))
+    fresh = make_job(phase="Submitting", attempt=1, submission_id=sid, submitted_at=NOW)
+    slow = make_job(phase="Starting", attempt=1, submission_id=sid, submitted_at=NOW - timedelta(seconds=60))
+    assert plan_job(fresh, pending, NOW).requeue_after == 0.05
+    assert plan_job(slow, pending, NOW).requeue_after == 1.0
