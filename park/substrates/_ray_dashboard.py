@@ -7,6 +7,7 @@ only: packaging and uploading a local `working_dir` / `py_modules` (see `_submit
 
 from __future__ import annotations
 
+import atexit
 import logging
 import re
 import threading
@@ -130,6 +131,7 @@ def _client() -> httpx.Client:
     with _shared_client_lock:
         if _shared_client is None:
             _shared_client = httpx.Client(trust_env=False, limits=httpx.Limits(max_keepalive_connections=32))
+            atexit.register(_shared_client.close)
         return _shared_client
 
 

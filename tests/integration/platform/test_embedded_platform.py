@@ -124,3 +124,20 @@ def test_a_second_park_up_on_the_same_state_dir_is_refused(park_up: ParkUp) -> N
     result = park_up.cli("up", "--port", "0")
     assert result.returncode == 1
     assert "another `park up`" in result.stderr
+
+
+def test_watch_streams_every_phase_as_server_sent_events(park_up: ParkUp) -> None:
+    with park_up.client() as client:
+        since = client.resource_version()
+        park_up.cli("apply", "-f", "-", stdin=job_yaml("watched", "python hello.py --tasks 1"))
+        seen: list[tuple[str, str | None]] = []
+        for change in client.watch(resource_version=since, kinds="jobs"):
+            obj = change["object"]
+            if obj["metadata"]["name"] != "watched":
+                continue
+            seen.append((change["type"], obj["status"].get("phase")))
+            if obj["status"].get("phase") in ("Succeeded", "Failed"):
+                break
+    assert seen[0] == ("ADDED", None)
+    phases = [phase for _, phase in seen]
+    assert phases.index("Submitting") < phases.index("Running") < phases.index("Succeeded")

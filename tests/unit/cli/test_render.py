@@ -1,0 +1,58 @@
+"""What the CLI prints: kubectl-like ages, tables with the right columns, YAML/JSON documents."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from rich.console import Console
+
+from park.cli import render
+from park.core.meta import ObjectMeta
+from park.core.resources import ParkJob, ParkJobSpec
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def test_age_reads_like_kubectl() -> None:
+    assert render.age(NOW - timedelta(seconds=42), now=NOW) == "42s"
+    assert render.age(NOW - timedelta(minutes=5), now=NOW) == "5m"
+    assert render.age(NOW - timedelta(hours=3), now=NOW) == "3h"
+    assert render.age(NOW - timedelta(days=9), now=NOW) == "9d"
+    assert render.age(None) == "-"
+
+
+def make_job(name: str, phase: str) -> ParkJob:
+    job = ParkJob(
+        metadata=ObjectMeta(name=name, namespace="team-a", creation_timestamp=NOW),
+        spec=ParkJobSpec(entrypoint="python x.py", queue="gpu"),
+    )
+    return job.model_copy(update={"status": job.status.model_copy(update={"phase": phase, "attempt": 2})})
+
+
+def test_job_table_shows_queue_status_and_attempt() -> None:
+    console = Console(width=120, record=True)
+    console.print(render.table("ParkJob", [make_job("train", "Running")], show_namespace=True))
+    text = console.export_text()
+    header, row = text.splitlines()[:2]
+    assert header.split() == ["NAMESPACE", "NAME", "QUEUE", "STATUS", "ATTEMPT", "MESSAGE", "AGE"]
+    assert row.split()[:5] == ["team-a", "train", "gpu", "Running", "2"]
+
+
+def test_json_output_is_the_full_object_with_status() -> None:
+    data = json.loads(render.as_documents([make_job("train", "Succeeded")], "json"))
+    assert data["status"]["phase"] == "Succeeded"
+    assert data["spec"]["entrypoint"] == "python x.py"
+
+
+def test_describe_lists_events_with_counts() -> None:
+    event = {
+        "type": "Warning",
+        "reason": "AttemptFailed",
+        "message": "exit 3",
+        "count": 2,
+        "lastTime": (datetime.now(UTC) - timedelta(seconds=5)).isoformat(),
+    }
+    page = render.describe(make_job("train", "Failed"), [event])
+    assert "AttemptFailed" in page and "(x2)" in page
+    assert "Namespace:    team-a" in page
