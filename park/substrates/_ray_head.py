@@ -17,6 +17,7 @@ import random
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -135,6 +136,10 @@ def _whole_cpus(value: float) -> str:
 
 def head_env(*, token_path: Path, base: Mapping[str, str]) -> dict[str, str]:
     env = {k: v for k, v in base.items() if k not in {"RAY_ADDRESS", "RAY_API_SERVER_ADDRESS"}}
+    # Job entrypoints say `python ...`: it must be the interpreter Park and Ray run in (its
+    # virtualenv), not whatever `python` the user's shell happens to have first on PATH.
+    interpreter_dir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([interpreter_dir, *[p for p in env.get("PATH", "").split(os.pathsep) if p]])
     env["RAY_AUTH_MODE"] = "token"
     env["RAY_AUTH_TOKEN_PATH"] = str(token_path)
     # A single local node has nowhere to drain to; without this, SIGTERM waits up to 30 s.
