@@ -107,8 +107,29 @@ class DriverResources(ParkModel):
     custom: dict[str, float] = Field(default_factory=dict)
 
 
+WorkloadName = Literal["data", "train", "eval"]
+
+
+class WorkloadRef(ParkModel):
+    """A built-in Ray workload run by name: `python -m park.workloads.<name>` with `params`."""
+
+    name: WorkloadName
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class CheckpointPolicy(ParkModel):
+    """Where a job's checkpoints live and how long a preempted job has to write one."""
+
+    storage: str | None = Field(
+        None, description="Directory or URI for checkpoints; default: a directory the platform assigns"
+    )
+    preemption_grace_seconds: int = Field(30, ge=1, le=3600)
+
+
 class ParkJobSpec(ParkModel):
-    entrypoint: str = Field(min_length=1)
+    entrypoint: str | None = Field(None, min_length=1)
+    workload: WorkloadRef | None = None
+    checkpoint: CheckpointPolicy = Field(default_factory=CheckpointPolicy)
     cluster: DnsLabel = "default"
     queue: DnsLabel = "default"
     priority: int = 0
@@ -117,9 +138,24 @@ class ParkJobSpec(ParkModel):
     retries: int = Field(0, ge=0, le=100)
     suspend: bool = False
 
+    @model_validator(mode="after")
+    def _one_program(self) -> ParkJobSpec:
+        if (self.entrypoint is None) == (self.workload is None):
+            raise ValueError("give exactly one of entrypoint (a command) or workload (a built-in by name)")
+        return self
+
 
 JobPhase = Literal[
-    "Pending", "Suspended", "Submitting", "Starting", "Running", "Succeeded", "Failed", "Stopped"
+    "Pending",
+    "Suspended",
+    "Submitting",
+    "Starting",
+    "Running",
+    "Preempting",
+    "Preempted",
+    "Succeeded",
+    "Failed",
+    "Stopped",
 ]
 TERMINAL_JOB_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed", "Stopped"})
 
@@ -133,6 +169,8 @@ class ParkJobStatus(BaseStatus):
     submitted_at: datetime | None = None
     start_time: datetime | None = None
     completion_time: datetime | None = None
+    checkpoint: str | None = None
+    report: dict[str, Any] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- ParkService

@@ -42,3 +42,8 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Per-job directories: workload reports, preemption markers, default checkpoint storage."""
+        return self.state_dir / "jobs"

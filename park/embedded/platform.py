@@ -96,7 +96,11 @@ class Platform:
             Controller(
                 store=store,
                 reconciler=JobReconciler(
-                    store=store, substrate=substrate, archive=archive, clock=self._clock
+                    store=store,
+                    substrate=substrate,
+                    archive=archive,
+                    clock=self._clock,
+                    jobs_root=settings.jobs_dir,
                 ),
                 resync_seconds=settings.resync_seconds,
                 workers=4,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
+from typing import Any
 
 from park.control.controllers.effects import ObjectWriter
 from park.control.logs import LogArchive
@@ -10,6 +13,7 @@ from park.control.metrics import JOB_SUBMISSIONS
 from park.control.reconcile.actions import ArchiveLogs, RecordEvent, StopJob, SubmitJob, WriteStatus
 from park.control.reconcile.cluster import cluster_key
 from park.control.reconcile.job import JobObservation, plan_job
+from park.control.reconcile.submission import REPORT_FILE, job_paths
 from park.control.store import Store
 from park.core.clock import Clock
 from park.core.errors import NotFoundError, SubstrateError, SubstrateUnavailableError
@@ -20,11 +24,14 @@ from park.substrates.interface import ClusterHandle, Substrate
 class JobReconciler:
     kind = "ParkJob"
 
-    def __init__(self, *, store: Store, substrate: Substrate, archive: LogArchive, clock: Clock) -> None:
+    def __init__(
+        self, *, store: Store, substrate: Substrate, archive: LogArchive, clock: Clock, jobs_root: Path
+    ) -> None:
         self._store = store
         self._substrate = substrate
         self._archive = archive
         self._clock = clock
+        self._jobs_root = jobs_root
 
     async def reconcile(self, key: ResourceKey) -> float | None:
         try:
@@ -33,7 +40,7 @@ class JobReconciler:
             return None
         assert isinstance(job, ParkJob)
         observed = await asyncio.to_thread(self._observe, job)
-        plan = plan_job(job, observed, self._clock.now())
+        plan = plan_job(job, observed, self._clock.now(), jobs_root=str(self._jobs_root))
         writer = ObjectWriter(self._store, job)
         for action in plan.actions:
             if writer.apply(action):
@@ -45,9 +52,20 @@ class JobReconciler:
     def _observe(self, job: ParkJob) -> JobObservation:
         handle = self._substrate.get_cluster(cluster_key(job.metadata.namespace, job.spec.cluster))
         sid = job.status.submission_id
-        if handle is None or sid is None or job.status.phase in TERMINAL_JOB_PHASES:
+        if sid is None or job.status.phase in TERMINAL_JOB_PHASES:
             return JobObservation(cluster=handle, ray_job=None)
-        return JobObservation(cluster=handle, ray_job=self._substrate.get_job(handle, sid))
+        report = self._read_report(job)
+        ray_job = self._substrate.get_job(handle, sid) if handle is not None else None
+        return JobObservation(cluster=handle, ray_job=ray_job, report=report)
+
+    def _read_report(self, job: ParkJob) -> dict[str, Any] | None:
+        """The workload's report.json (see park.workloads.contract); a torn or missing file is no report."""
+        path = Path(job_paths(job, str(self._jobs_root)).job_dir) / REPORT_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     async def _act(self, writer: ObjectWriter, handle: ClusterHandle, action: object) -> None:
         match action:

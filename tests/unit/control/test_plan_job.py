@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+
+import pytest
 
 from park.control.reconcile.actions import (
     FINALIZER,
@@ -14,9 +17,11 @@ from park.control.reconcile.actions import (
     SubmitJob,
     WriteStatus,
 )
-from park.control.reconcile.job import JobObservation, plan_job, submission_id
+from park.control.reconcile.job import JobObservation
+from park.control.reconcile.job import plan_job as plan_job_at
+from park.control.reconcile.submission import submission_id
 from park.core.meta import ObjectMeta
-from park.core.resources import ParkJob, ParkJobSpec
+from park.core.resources import CheckpointPolicy, ParkJob, ParkJobSpec, WorkloadRef
 from park.substrates.interface import ClusterHandle, HeadConfig, JobInfo
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -28,6 +33,10 @@ HANDLE = ClusterHandle(
     pid=1,
     config=HeadConfig(num_cpus=2),
 )
+
+
+def plan_job(job: ParkJob, observed: JobObservation, now: datetime):  # type: ignore[no-untyped-def]
+    return plan_job_at(job, observed, now, jobs_root="/state/jobs")
 
 
 def make_job(*, retries: int = 0, suspend: bool = False, **status: object) -> ParkJob:
@@ -152,13 +161,40 @@ def test_finished_jobs_are_left_alone() -> None:
     assert plan_job(job, JobObservation(cluster=HANDLE, ray_job=None), NOW).actions == ()
 
 
-def test_suspend_stops_the_running_attempt_then_records_suspended() -> None:
+def test_suspending_a_running_job_preempts_it_with_a_grace_period() -> None:
     sid = submission_id(make_job(), 1)
     job = make_job(suspend=True, phase="Running", attempt=1, submission_id=sid)
-    stopping = plan_job(job, JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "RUNNING")), NOW)
-    assert of_type(stopping.actions, StopJob) == [StopJob(sid)]
-    stopped = plan_job(job, JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "STOPPED")), NOW)
-    assert written(stopped.actions).phase == "Suspended"
+    preempting = plan_job(job, JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "RUNNING")), NOW)
+    assert of_type(preempting.actions, StopJob) == [StopJob(sid)]
+    assert written(preempting.actions).phase == "Preempting"
+    assert "30s to checkpoint" in (written(preempting.actions).message or "")
+
+
+def test_a_preempted_job_records_the_checkpoint_its_workload_reported() -> None:
+    sid = submission_id(make_job(), 1)
+    job = make_job(suspend=True, phase="Preempting", attempt=1, submission_id=sid)
+    report = {"step": 40, "checkpoint": "/ckpt/step-40", "preempted": True}
+    observed = JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "STOPPED"), report=report)
+    plan = plan_job(job, observed, NOW)
+    status = written(plan.actions)
+    assert (status.phase, status.checkpoint, status.report["step"]) == ("Preempted", "/ckpt/step-40", 40)
+    assert of_type(plan.actions, ArchiveLogs)
+
+
+def test_a_preempted_job_resumes_from_its_checkpoint_when_unsuspended() -> None:
+    job = make_job(phase="Preempted", attempt=1, submission_id="old", checkpoint="/ckpt/step-40")
+    plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=None), NOW)
+    (submit,) = of_type(plan.actions, SubmitJob)
+    env = submit.submission.runtime_env["env_vars"]
+    assert env["PARK_RESUME_FROM"] == "/ckpt/step-40"
+    assert env["PARK_ATTEMPT"] == "2"
+    assert "resuming from /ckpt/step-40" in (written(plan.actions).message or "")
+
+
+def test_suspending_a_job_that_never_ran_just_suspends_it() -> None:
+    plan = plan_job(make_job(suspend=True), JobObservation(cluster=HANDLE, ray_job=None), NOW)
+    assert written(plan.actions).phase == "Suspended"
+    assert not of_type(plan.actions, StopJob)
 
 
 def test_resuming_a_suspended_job_submits_a_new_attempt() -> None:
@@ -186,3 +222,57 @@ def test_a_starting_job_is_polled_often_at_first_then_less() -> None:
     slow = make_job(phase="Starting", attempt=1, submission_id=sid, submitted_at=NOW - timedelta(seconds=60))
     assert plan_job(fresh, pending, NOW).requeue_after == 0.05
     assert plan_job(slow, pending, NOW).requeue_after == 1.0
+
+
+def test_a_workload_runs_as_a_module_with_the_contract_in_its_environment() -> None:
+    job = ParkJob(
+        metadata=ObjectMeta(
+            name="train", namespace="ml", uid="abcdef12-0000", generation=1, finalizers=[FINALIZER]
+        ),
+        spec=ParkJobSpec(
+            workload=WorkloadRef(name="train", params={"steps": 100}),
+            runtime_env={"env_vars": {"USER_VAR": "1"}},
+            checkpoint=CheckpointPolicy(preemption_grace_seconds=45),
+        ),
+    )
+    plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=None), NOW)
+    (submit,) = of_type(plan.actions, SubmitJob)
+    assert submit.submission.entrypoint == "python -m park.workloads.train"
+    env = submit.submission.runtime_env["env_vars"]
+    assert env["USER_VAR"] == "1"
+    assert json.loads(env["PARK_WORKLOAD_PARAMS"]) == {"steps": 100}
+    assert env["PARK_JOB_DIR"] == "/state/jobs/ml/train-abcdef12"
+    assert env["PARK_CHECKPOINT_DIR"] == "/state/jobs/ml/train-abcdef12/checkpoints"
+    assert env["PARK_PREEMPT_GRACE_SECONDS"] == env["RAY_JOB_STOP_WAIT_TIME_S"] == "45"
+    assert "PARK_RESUME_FROM" not in env
+
+
+def test_progress_reports_flow_into_the_status() -> None:
+    sid = submission_id(make_job(), 1)
+    job = make_job(phase="Running", attempt=1, submission_id=sid)
+    report = {"step": 10, "loss": 2.5, "checkpoint": "/ckpt/step-10"}
+    plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "RUNNING"), report=report), NOW)
+    status = written(plan.actions)
+    assert (status.report, status.checkpoint) == (report, "/ckpt/step-10")
+
+
+def test_a_failed_evaluation_gate_fails_the_job_without_retrying() -> None:
+    sid = submission_id(make_job(), 1)
+    job = make_job(retries=3, phase="Running", attempt=1, submission_id=sid)
+    report = {"gate": "failed", "reason": "loss 2.9 is 12% worse than baseline 2.6 (allowed 5%)"}
+    observed = JobObservation(
+        cluster=HANDLE, ray_job=JobInfo(sid, "FAILED", message="exit code 3"), report=report
+    )
+    plan = plan_job(job, observed, NOW)
+    status = written(plan.actions)
+    assert status.phase == "Failed"
+    assert "evaluation gate failed: loss 2.9" in (status.message or "")
+    assert not of_type(plan.actions, SubmitJob)
+    assert [e.reason for e in of_type(plan.actions, RecordEvent)] == ["FailedGate"]
+
+
+def test_a_spec_needs_exactly_one_of_entrypoint_or_workload() -> None:
+    with pytest.raises(ValueError, match="exactly one of entrypoint"):
+        ParkJobSpec()
+    with pytest.raises(ValueError, match="exactly one of entrypoint"):
+        ParkJobSpec(entrypoint="python x.py", workload=WorkloadRef(name="data"))

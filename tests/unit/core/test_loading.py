@@ -72,7 +72,10 @@ def test_yaml_round_trips_in_camel_case() -> None:
             JOB.replace("memory: 512Mi", "memory: lots"),
             "spec.entrypointResources.memory: 'lots' is not a quantity",
         ),
-        (JOB.replace("  entrypoint: python hello.py\n", ""), "spec.entrypoint: required field is missing"),
+        (
+            JOB.replace("  entrypoint: python hello.py\n", ""),
+            "spec: give exactly one of entrypoint (a command) or workload",
+        ),
         ("- just\n- a list\n", "expected a mapping"),
     ],
 )
