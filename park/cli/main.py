@@ -55,7 +55,15 @@ def version(ctx: typer.Context) -> None:
 
 
 app.command(name="up")(up.up)
-for command in (resources.apply, resources.get, resources.describe, resources.logs, resources.delete):
+for command in (
+    resources.apply,
+    resources.get,
+    resources.describe,
+    resources.logs,
+    resources.delete,
+    resources.suspend,
+    resources.resume,
+):
     app.command()(command)
 
 

@@ -153,3 +153,23 @@ def delete(
         deleted = client.delete(info.kind, namespace if info.namespaced else None, name)
     pending = " (finishing: cleanup in progress)" if deleted.metadata.deletion_timestamp else ""
     out.print(f"{info.singular}/{name} deleted{pending}")
+
+
+def _set_suspend(ctx: typer.Context, kind: str, name: str, namespace: str, *, suspend: bool) -> None:
+    if kind_info(kind).kind != "ParkJob":
+        raise InvalidError(f"only jobs can be suspended and resumed, not {kind}")
+    obj: Obj = ctx.obj
+    with obj.client() as client:
+        job = client.set_suspend(namespace, name, suspend=suspend)
+    verb = "suspended (a running job is preempted: it checkpoints, then stops)" if suspend else "resumed"
+    out.print(f"job/{job.metadata.name} {verb}")
+
+
+def suspend(ctx: typer.Context, kind: KindArg, name: str, namespace: NamespaceOpt = "default") -> None:
+    """Suspend a job; a running one is preempted and can resume from its checkpoint."""
+    _set_suspend(ctx, kind, name, namespace, suspend=True)
+
+
+def resume(ctx: typer.Context, kind: KindArg, name: str, namespace: NamespaceOpt = "default") -> None:
+    """Resume a suspended or preempted job (from its latest checkpoint when it has one)."""
+    _set_suspend(ctx, kind, name, namespace, suspend=False)

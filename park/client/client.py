@@ -124,6 +124,20 @@ class ParkClient:
                 continue
         raise ConflictError(f"{obj.key} kept changing while being applied; try again")
 
+    def set_suspend(self, namespace: str, name: str, *, suspend: bool, attempts: int = 5) -> AnyResource:
+        """Suspend (preempt, when running) or resume a job; retries on conflicts with the controllers."""
+        for _ in range(attempts):
+            job = self.get("ParkJob", namespace, name)
+            if getattr(job.spec, "suspend", None) == suspend:
+                return job
+            try:
+                return self.update(
+                    job.model_copy(update={"spec": job.spec.model_copy(update={"suspend": suspend})})
+                )
+            except ConflictError:
+                continue
+        raise ConflictError(f"ParkJob {namespace}/{name} kept changing; try again")
+
     def logs(self, namespace: str, name: str) -> str:
         return self._request("GET", f"/v1/namespaces/{namespace}/jobs/{name}/logs").text
 
