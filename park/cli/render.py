@@ -10,7 +10,7 @@ from typing import Any
 from rich.table import Table
 
 from park.core.loading import dump_yaml
-from park.core.resources import AnyResource, ParkCluster, ParkJob, ParkQueue, ParkService
+from park.core.resources import AnyResource, ParkCluster, ParkJob, ParkPriorityClass, ParkQueue, ParkService
 
 
 def age(when: datetime | None, *, now: datetime | None = None) -> str:
@@ -47,11 +47,16 @@ def _queue_row(queue: ParkQueue) -> list[str]:
     return [queue.spec.cohort or "-", quota.cpu or "0", str(quota.gpu), quota.memory or "-"]
 
 
+def _priority_class_row(priority_class: ParkPriorityClass) -> list[str]:
+    return [str(priority_class.spec.value), priority_class.spec.description or "-"]
+
+
 COLUMNS: dict[str, tuple[list[str], Callable[[Any], list[str]]]] = {
     "ParkJob": (["QUEUE", "STATUS", "ATTEMPT", "MESSAGE"], _job_row),
     "ParkCluster": (["STATUS", "CPUS", "GPUS", "DASHBOARD"], _cluster_row),
     "ParkService": (["QUEUE", "STATUS", "ENDPOINTS"], _service_row),
     "ParkQueue": (["COHORT", "CPU", "GPU", "MEMORY"], _queue_row),
+    "ParkPriorityClass": (["VALUE", "DESCRIPTION"], _priority_class_row),
 }
 
 

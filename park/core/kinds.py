@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from park.core.errors import InvalidError
-from park.core.resources import AnyResource, ParkCluster, ParkJob, ParkQueue, ParkService
+from park.core.resources import AnyResource, ParkCluster, ParkJob, ParkPriorityClass, ParkQueue, ParkService
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,14 @@ KINDS: dict[str, KindInfo] = {
             ParkService,
         ),
         KindInfo("ParkQueue", "queues", "queue", ("pq", "parkqueue", "parkqueues"), False, ParkQueue),
+        KindInfo(
+            "ParkPriorityClass",
+            "priorityclasses",
+            "priorityclass",
+            ("ppc", "parkpriorityclass", "parkpriorityclasses"),
+            False,
+            ParkPriorityClass,
+        ),
     )
 }
 

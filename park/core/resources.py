@@ -107,6 +107,16 @@ class DriverResources(ParkModel):
     custom: dict[str, float] = Field(default_factory=dict)
 
 
+class GangResources(ParkModel):
+    """What a job holds while it runs, for admission: `replicas` copies of `perReplica`, all or nothing.
+
+    Without it a job counts as its driver's resources (one CPU when the driver asks for none).
+    """
+
+    replicas: int = Field(1, ge=1, le=10_000)
+    per_replica: ComputeResources = Field(default_factory=lambda: ComputeResources(cpu="1"))
+
+
 WorkloadName = Literal["data", "train", "eval"]
 
 
@@ -133,6 +143,8 @@ class ParkJobSpec(ParkModel):
     cluster: DnsLabel = "default"
     queue: DnsLabel = "default"
     priority: int = 0
+    priority_class_name: DnsLabel | None = None
+    resources: GangResources | None = None
     runtime_env: dict[str, Any] = Field(default_factory=dict)
     entrypoint_resources: DriverResources = Field(default_factory=DriverResources)
     retries: int = Field(0, ge=0, le=100)
@@ -147,6 +159,7 @@ class ParkJobSpec(ParkModel):
 
 JobPhase = Literal[
     "Pending",
+    "Queued",
     "Suspended",
     "Submitting",
     "Starting",
@@ -171,6 +184,18 @@ class ParkJobStatus(BaseStatus):
     completion_time: datetime | None = None
     checkpoint: str | None = None
     report: dict[str, Any] = Field(default_factory=dict)
+    admission: Admission | None = None
+
+
+class Admission(ParkModel):
+    """Written by the scheduler: whether the job holds quota now, and why (not)."""
+
+    admitted: bool = False
+    queue: str | None = None
+    admitted_at: datetime | None = None
+    position: int | None = None
+    message: str = ""
+    resources: dict[str, float] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- ParkService
@@ -197,8 +222,12 @@ class ParkServiceStatus(BaseStatus):
 
 
 class QueuePreemption(ParkModel):
-    within_queue: Literal["Never", "LowerPriority"] = "Never"
+    """Kueue's preemption policy: whom a pending workload of this queue may preempt, and when."""
+
+    within_queue: Literal["Never", "LowerPriority", "LowerOrNewerEqualPriority"] = "Never"
     reclaim_within_cohort: Literal["Never", "LowerPriority", "Any"] = "Never"
+    borrow_within_cohort: Literal["Never", "LowerPriority"] = "Never"
+    max_priority_threshold: int | None = None
 
 
 class ParkQueueSpec(ParkModel):
@@ -207,12 +236,31 @@ class ParkQueueSpec(ParkModel):
     borrowing_limit: ComputeResources | None = None
     lending_limit: ComputeResources | None = None
     fair_share_weight: float = Field(1.0, gt=0)
+    queueing_strategy: Literal["StrictFIFO", "BestEffortFIFO"] = "BestEffortFIFO"
     preemption: QueuePreemption = Field(default_factory=QueuePreemption)
+
+
+class QueueUsageStatus(ParkModel):
+    used: dict[str, float] = Field(default_factory=dict)
+    borrowed: dict[str, float] = Field(default_factory=dict)
 
 
 class ParkQueueStatus(BaseStatus):
     pending_jobs: int = 0
     admitted_jobs: int = 0
+    usage: QueueUsageStatus = Field(default_factory=QueueUsageStatus)
+
+
+# ---------------------------------------------------------------- ParkPriorityClass
+
+
+class ParkPriorityClassSpec(ParkModel):
+    value: int = Field(ge=-1_000_000, le=1_000_000)
+    description: str = ""
+
+
+class ParkPriorityClassStatus(BaseStatus):
+    pass
 
 
 # ---------------------------------------------------------------- the envelope
@@ -247,6 +295,11 @@ class ParkJob(Resource[ParkJobSpec, ParkJobStatus]):
 class ParkService(Resource[ParkServiceSpec, ParkServiceStatus]):
     kind: Literal["ParkService"] = "ParkService"
     status: ParkServiceStatus = Field(default_factory=ParkServiceStatus)
+
+
+class ParkPriorityClass(Resource[ParkPriorityClassSpec, ParkPriorityClassStatus]):
+    kind: Literal["ParkPriorityClass"] = "ParkPriorityClass"
+    status: ParkPriorityClassStatus = Field(default_factory=ParkPriorityClassStatus)
 
 
 class ParkQueue(Resource[ParkQueueSpec, ParkQueueStatus]):

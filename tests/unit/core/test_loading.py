@@ -111,5 +111,5 @@ def test_kinds_answer_to_every_spelling(spelling: str) -> None:
 
 
 def test_unknown_kind_lists_the_known_ones() -> None:
-    with pytest.raises(InvalidError, match="known kinds: clusters, jobs, services, queues"):
+    with pytest.raises(InvalidError, match="known kinds: clusters, jobs, services, queues, priorityclasses"):
         kind_info("pods")
