@@ -46,7 +46,9 @@ class JobContext:
     grace_seconds: float
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, *, default_dir: str = ".park-job") -> JobContext:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, default_dir: str = ".park-job"
+    ) -> JobContext:
         """Read the contract; outside the platform (plain `python -m`) fall back to a local directory."""
         env = os.environ if environ is None else environ
         job_dir = Path(env.get("PARK_JOB_DIR") or default_dir).resolve()

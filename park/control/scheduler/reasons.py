@@ -1,0 +1,90 @@
+"""The sentences behind every decision: what `park describe` and `GET /v1/queues/{name}/pending` show.
+
+Kept apart from the policy so the wording can change without touching a rule, and so each sentence
+answers the question a person asks: why is mine waiting, why was mine stopped, what did it borrow.
+"""
+
+from __future__ import annotations
+
+from park.control.scheduler.decisions import ordinal
+from park.control.scheduler.model import CohortName, Workload
+from park.control.scheduler.preemption import Victim
+from park.control.scheduler.quota import Amounts, QuotaBook
+from park.control.scheduler.resources import Resources, describe, format_amount
+
+NEVER_PREFIX = "cannot ever fit"
+
+
+def admitted(
+    w: Workload, option: Amounts, borrowed: Resources, cohort: CohortName | None, aged: float
+) -> str:
+    """`admitted: 2 gpu borrowing 1 gpu from cohort research (priority 5, +1.2 for waiting)`."""
+    where = f"within {w.queue}'s nominal quota"
+    if not borrowed.is_zero():
+        where = f"borrowing {borrowed} from cohort {cohort}"
+    extra = f", +{aged:.1f} for waiting" if aged >= 0.05 else ""
+    return f"admitted: {describe(option)} {where} (priority {w.priority}{extra})"
+
+
+def short(book: QuotaBook, w: Workload, option: Amounts) -> str:
+    """`waiting: needs 2 gpu, team-a has 0 free` (the resources that are short, and what is free)."""
+    missing = book.shortfall(w.queue, option)
+    if len(missing) == 1:
+        (name,) = missing
+        free = format_amount(name, missing[name]).rsplit(" ", 1)[0]
+        return f"waiting: needs {describe(option, missing)}, {w.queue} has {free} free"
+    return f"waiting: needs {describe(option, missing)}; {w.queue} has {describe(missing)} free"
+
+
+def held(waited_s: float) -> str:
+    return f" (waited {duration(waited_s)}: capacity is held for it)"
+
+
+def never(book: QuotaBook, w: Workload) -> str:
+    """Why a workload can never be admitted as its queues are set up (it is not a blocker)."""
+    option = book.options(w.queue, w.demand)[0]
+    ceiling = {n: book.ceiling(w.queue, n) for n in option}
+    too_big = [n for n in option if option[n] > ceiling[n]]
+    return (
+        f"{NEVER_PREFIX}: needs {describe(option, too_big)}, "
+        f"{w.queue} can hold at most {describe(ceiling, too_big)} even with its cohort idle"
+    )
+
+
+def waiting_for_victims(count: int) -> str:
+    return f"waiting for {count} preempted workload{'s' if count != 1 else ''} to release capacity"
+
+
+def preempted(victim: Victim, by: Workload, needed: Amounts, threshold: int | None) -> str:
+    """`preempted by team-b/chat-serve: needed 1 gpu` plus the rule that allowed it."""
+    v = victim.holder.workload
+    head = f"preempted by {by.id}: needed {describe(needed) or 'capacity'}"
+    if victim.why == "queue":
+        if v.priority < by.priority:
+            return f"{head} (priority {by.priority} > {v.priority} in {v.queue})"
+        return f"{head} (same priority {v.priority}, queued after it in {v.queue})"
+    if victim.why == "reclaim":
+        return f"{head} ({by.queue} reclaims its nominal quota; {v.queue} was borrowing)"
+    limit = f" <= threshold {threshold}" if threshold is not None else f" < {by.priority}"
+    return f"{head} ({v.queue} was borrowing; priority {v.priority}{limit})"
+
+
+def behind_strict_head(head: str) -> str:
+    return f"waiting: behind {head} in StrictFIFO order"
+
+
+def same_as(head: str, head_note: str) -> str:
+    """For the rest of a group of equal demand: they wait for the same reason as its head."""
+    if head_note.startswith(NEVER_PREFIX):
+        return f"{NEVER_PREFIX}: asks the same as {head}"
+    return f"waiting: asks the same as {head}, which does not fit yet"
+
+
+def in_line(reason: str, position: int) -> str:
+    return f"{reason}, {ordinal(position)} in line"
+
+
+def duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 60:.0f}m" if seconds >= 60 else f"{seconds:.0f}s"
