@@ -50,7 +50,7 @@ from park.control.scheduler import (
     WorkloadId,
     WorkloadKind,
 )
-from park.control.scheduler.ordering import is_starving, order_key
+from park.control.scheduler.ordering import effective_priority, is_starving, order_key
 from park.control.scheduler.preemption import Holder, Request, plan
 from park.control.scheduler.quota import QuotaBook
 
@@ -73,7 +73,7 @@ class NaiveScheduler:
     def __init__(self, config: PolicyConfig, queues: tuple[QueueSpec, ...]) -> None:
         self.config, self.queues = config, queues
         self.strict = {q.name for q in queues if q.strategy is QueueingStrategy.STRICT_FIFO}
-        self.holding = False
+        self.hold: tuple[QueueName, dict[str, int], float] | None = None
         self.workloads: dict[WorkloadId, Workload] = {}
 
     def upsert(self, workload: Workload) -> None:
@@ -99,7 +99,7 @@ class NaiveScheduler:
     def _cohort(
         self, book: QuotaBook, lines: dict[QueueName, list[Workload]], now: float, out: list[Decision]
     ) -> None:
-        self.holding = False  # one starving workload per cohort holds capacity, as in the engine
+        self.hold: tuple[QueueName, dict[str, int], float] | None = None  # one per cohort, as in the engine
         nominated = sorted((w for line in lines.values() for w in line if w.nominated), key=self._order(now))
         done = {w.id: self._place(book, w, now, out) for w in nominated}
         lines = {n: [w for w in line if done.get(w.id) != "admitted"] for n, line in lines.items()}
@@ -131,6 +131,12 @@ class NaiveScheduler:
         return (share, order_key(w, now, self.config))
 
     def _place(self, book: QuotaBook, w: Workload, now: float, out: list[Decision]) -> str:
+        if self.hold is None or effective_priority(w, now, self.config) <= self.hold[2]:
+            return self._try(book, w, now, out)
+        with book.lifted(self.hold[0], self.hold[1]):
+            return self._try(book, w, now, out)
+
+    def _try(self, book: QuotaBook, w: Workload, now: float, out: list[Decision]) -> str:
         option = book.options(w.queue, w.demand)[0]
         if not book.ever_fits(w.queue, option):
             out.append(Wait(w.id, "never", 1, w.queue))
@@ -153,8 +159,8 @@ class NaiveScheduler:
             out.append(Preempt(v.id, w.id, "preempted"))
         if chosen is not None:
             book.reserve(w.queue, option)
-        elif is_starving(w, now, self.config) and not self.holding:
-            self.holding = True
+        elif is_starving(w, now, self.config) and self.hold is None:
+            self.hold = (w.queue, option, effective_priority(w, now, self.config))
             book.reserve(w.queue, option)
         out.append(Wait(w.id, "waiting", 1, w.queue))
         return "waiting"

@@ -42,9 +42,23 @@ def _service_row(service: ParkService) -> list[str]:
     return [service.spec.queue, service.status.phase or "Pending", ",".join(service.status.endpoints) or "-"]
 
 
+def _amounts(values: dict[str, float]) -> str:
+    shown = {k: v for k, v in values.items() if k in ("cpu", "gpu") or k.startswith("gpu/")}
+    return ",".join(f"{k}={v:g}" for k, v in sorted(shown.items())) or "-"
+
+
 def _queue_row(queue: ParkQueue) -> list[str]:
     quota = queue.spec.nominal_quota
-    return [queue.spec.cohort or "-", quota.cpu or "0", str(quota.gpu), quota.memory or "-"]
+    nominal = {"cpu": quota.cpu_cores(), "gpu": float(quota.gpu)}
+    usage = queue.status.usage
+    return [
+        queue.spec.cohort or "-",
+        _amounts({k: v for k, v in nominal.items() if v}),
+        _amounts(usage.used),
+        _amounts(usage.borrowed),
+        str(queue.status.admitted_jobs),
+        str(queue.status.pending_jobs),
+    ]
 
 
 def _priority_class_row(priority_class: ParkPriorityClass) -> list[str]:
@@ -55,7 +69,7 @@ COLUMNS: dict[str, tuple[list[str], Callable[[Any], list[str]]]] = {
     "ParkJob": (["QUEUE", "STATUS", "ATTEMPT", "MESSAGE"], _job_row),
     "ParkCluster": (["STATUS", "CPUS", "GPUS", "DASHBOARD"], _cluster_row),
     "ParkService": (["QUEUE", "STATUS", "ENDPOINTS"], _service_row),
-    "ParkQueue": (["COHORT", "CPU", "GPU", "MEMORY"], _queue_row),
+    "ParkQueue": (["COHORT", "NOMINAL", "USED", "BORROWED", "ADMITTED", "PENDING"], _queue_row),
     "ParkPriorityClass": (["VALUE", "DESCRIPTION"], _priority_class_row),
 }
 

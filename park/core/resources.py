@@ -196,6 +196,8 @@ class Admission(ParkModel):
     position: int | None = None
     message: str = ""
     resources: dict[str, float] = Field(default_factory=dict)
+    nominated: bool = False
+    """It caused preemptions and goes first once its victims are gone."""
 
 
 # ---------------------------------------------------------------- ParkService

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     cluster_check_seconds: float = Field(5.0, gt=0)
     default_cluster_cpus: float | None = Field(None, gt=0)
     ray_start_timeout_seconds: float = Field(120.0, gt=0)
+    scheduler_min_runtime_seconds: float = Field(60.0, ge=0)
+    scheduler_aging_seconds: float = Field(300.0, gt=0)
 
     @property
     def token_file(self) -> Path:

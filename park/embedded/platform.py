@@ -14,8 +14,10 @@ from park.api import ApiContext, create_app
 from park.control.controllers.clusters import ClusterReconciler
 from park.control.controllers.jobs import JobReconciler
 from park.control.controllers.runner import Controller
+from park.control.controllers.scheduling import SchedulerLoop
 from park.control.logs import JobLogs, LogArchive
 from park.control.reconcile.cluster import cluster_key
+from park.control.scheduler import PolicyConfig
 from park.control.store.sqlite import SQLiteStore
 from park.core.clock import Clock, SystemClock
 from park.core.resources import ParkCluster
@@ -113,8 +115,14 @@ class Platform:
         port = sock.getsockname()[1]
         self.url = f"http://{settings.host}:{port}"
         server = _Server(uvicorn.Config(create_app(context), log_level="warning", lifespan="off"))
+        policy = PolicyConfig(
+            min_runtime_s=settings.scheduler_min_runtime_seconds,
+            aging_interval_s=settings.scheduler_aging_seconds,
+        )
+        scheduler = SchedulerLoop(store=store, clock=self._clock, config=policy)
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(c.run()) for c in controllers]
+            tasks.append(group.create_task(scheduler.run()))
             tasks.append(group.create_task(server.serve(sockets=[sock])))
             await asyncio.wait_for(asyncio.gather(*(c.synced.wait() for c in controllers)), 30)
             while not server.started:

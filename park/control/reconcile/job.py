@@ -5,9 +5,11 @@ second submission with the same id; so a control plane killed at any point never
 twice. A submission Ray does not know is either not yet sent (phase Submitting: send it) or lost
 with its cluster (later phases: start a new attempt; it is not the program's failure).
 
-Preemption uses the suspend lever (as Kueue does): `spec.suspend` on a running job means Preempting:
-Ray stops the job (SIGTERM, then SIGKILL after the grace period), the workload checkpoints, and the job
-becomes Preempted with the checkpoint it reported. Un-suspending starts a new attempt resuming from it.
+A job runs only while the scheduler admits it (`status.admission`); until then it is Queued.
+Preemption uses the suspend lever (as Kueue does): `spec.suspend`, or a lost admission, on a running
+job means Preempting: Ray stops the job (SIGTERM, then SIGKILL after the grace period), the workload
+checkpoints, and the job becomes Preempted with the checkpoint it reported. Un-suspending (or being
+admitted again) starts a new attempt resuming from it.
 """
 
 from __future__ import annotations
@@ -105,27 +107,31 @@ def _plan_deletion(ctx: _Context) -> Plan:
     return Plan((RemoveFinalizer(),)) if FINALIZER in ctx.job.metadata.finalizers else Plan()
 
 
-def _plan_suspended(ctx: _Context) -> Plan:
+def _plan_held(ctx: _Context, *, idle_phase: str, idle_message: str) -> Plan:
+    """The job must not run now (suspended, or not admitted): preempt what runs, else wait in `idle_phase`."""
     job, sid = ctx.job, ctx.job.status.submission_id
     if ctx.active and sid:
         if job.status.phase == "Preempting":
             return Plan((), 0.5)
         grace = job.spec.checkpoint.preemption_grace_seconds
         message = f"preempting attempt {job.status.attempt}: {grace}s to checkpoint, then it is stopped"
-        return Plan(
-            (
-                WriteStatus(ctx.status(phase="Preempting", message=message)),
-                StopJob(sid),
-                RecordEvent("Normal", "Preempting", message),
-            ),
-            0.5,
+        actions = (
+            WriteStatus(ctx.status(phase="Preempting", message=message)),
+            StopJob(sid),
+            RecordEvent("Normal", "Preempting", message),
         )
+        return Plan(actions, 0.5)
     if job.status.phase in ATTEMPT_PHASES:
         return _preempted(ctx)
-    if job.status.phase in ("Suspended", "Preempted"):
+    if job.status.phase == "Preempted" or (job.status.phase, job.status.message) == (
+        idle_phase,
+        idle_message,
+    ):
         return Plan()
-    status = ctx.status(phase="Suspended", message="suspended (spec.suspend is true)")
-    return Plan((WriteStatus(status), RecordEvent("Normal", "Suspended", "job suspended")))
+    idle: list[Action] = [WriteStatus(ctx.status(phase=idle_phase, message=idle_message))]
+    if idle_phase == "Suspended":
+        idle.append(RecordEvent("Normal", "Suspended", "job suspended"))
+    return Plan(tuple(idle))
 
 
 def _preempted(ctx: _Context) -> Plan:
@@ -243,7 +249,11 @@ def _plan_body(ctx: _Context) -> Plan:
     if ray is not None and ray.status in ("SUCCEEDED", "FAILED"):
         return _plan_finished(ctx, ray)  # finished before a suspend could stop it
     if job.spec.suspend:
-        return _plan_suspended(ctx)
+        return _plan_held(ctx, idle_phase="Suspended", idle_message="suspended (spec.suspend is true)")
+    admission = job.status.admission
+    if admission is None or not admission.admitted:
+        message = admission.message if admission and admission.message else "waiting for admission"
+        return _plan_held(ctx, idle_phase="Queued", idle_message=message)
     if ctx.observed.cluster is None:
         return _plan_waiting_for_cluster(ctx)
     ready = Condition(type="ClusterReady", status="True", reason="ClusterReady")

@@ -14,13 +14,15 @@ Per cohort (cohorts never share capacity, so each is decided on its own, in name
    nothing later in the cycle takes the room it is making.
 4. Else it Waits. A StrictFIFO queue stops for this cycle; a BestEffortFIFO queue goes on past it
    (skipping its group of equal demand). The first workload of a cohort waiting past
-   `starvation_after_s` holds its demand like a preemptor does, so smaller workloads stop overtaking
-   it forever (kueue#754). One per cohort at a time: every hold idles gpus while a gang gathers, and
-   on a backlog most workloads are old; aging rotates which one it is.
+   `starvation_after_s` holds its demand, so the workloads it outranks stop overtaking it forever
+   (kueue#754); one that outranks it may still use the room. One hold per cohort at a time: every
+   hold idles gpus while a gang gathers, and on a backlog most workloads are old; aging rotates
+   which one it is.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 from park.control.scheduler import reasons
@@ -53,6 +55,15 @@ class _Outcome(Enum):
     NEVER = "never"
 
 
+@dataclass(frozen=True)
+class _Hold:
+    """Capacity a starving workload holds this cycle; `rank` is its effective priority."""
+
+    queue: QueueName
+    amounts: Amounts
+    rank: float
+
+
 class Scheduler:
     """A long-lived engine fed by deltas; pure (no I/O, no clock): `now` comes with every cycle."""
 
@@ -60,8 +71,7 @@ class Scheduler:
         self.config = config or PolicyConfig()
         self.state = ClusterState(queues)
         self._notes = CycleNotes()
-        self._holding: set[CohortKey] = set()
-        """Cohorts where a starving workload already holds capacity this cycle."""
+        self._holds: dict[CohortKey, _Hold] = {}
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot, config: PolicyConfig | None = None) -> Scheduler:
@@ -89,7 +99,7 @@ class Scheduler:
         pending workload too (O(pending): for a one-shot call, not for a hot loop).
         """
         self._notes.clear()
-        self._holding.clear()
+        self._holds.clear()
         out: list[Decision] = []
         for key in self.state.book.cohorts():
             self._run_cohort(key, now, out)
@@ -179,7 +189,14 @@ class Scheduler:
     # ------------------------------------------------------------------ one workload
 
     def _place(self, w: Workload, now: float, out: list[Decision]) -> _Outcome:
-        """Admit `w`, or preempt for it, or record why it waits."""
+        """Admit `w`, or preempt for it, or record why it waits (past a hold it outranks)."""
+        hold = self._holds.get(self.state.book.cohort_of(w.queue))
+        if hold is None or effective_priority(w, now, self.config) <= hold.rank:
+            return self._try(w, now, out)
+        with self.state.book.lifted(hold.queue, hold.amounts):
+            return self._try(w, now, out)
+
+    def _try(self, w: Workload, now: float, out: list[Decision]) -> _Outcome:
         book = self.state.book
         options = [o for o in book.options(w.queue, w.demand) if book.ever_fits(w.queue, o)]
         if not options:
@@ -198,8 +215,8 @@ class Scheduler:
                 return _Outcome.HOLDING
         note = reasons.short(book, w, options[0])
         cohort = book.cohort_of(w.queue)
-        if is_starving(w, now, self.config) and cohort not in self._holding:
-            self._holding.add(cohort)
+        if is_starving(w, now, self.config) and cohort not in self._holds:
+            self._holds[cohort] = _Hold(w.queue, options[0], effective_priority(w, now, self.config))
             book.reserve(w.queue, options[0])
             self._wait(w, note + reasons.held(now - w.queue_time), now, out)
             return _Outcome.HOLDING

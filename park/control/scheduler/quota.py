@@ -9,7 +9,8 @@ each cohort draws) as a running aggregate makes a fit test O(resources), whateve
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from park.control.scheduler.model import QueueName, QueueSpec
@@ -101,6 +102,15 @@ class QuotaBook:
         """Hold capacity for a workload for the rest of this cycle, so nothing later backfills it."""
         self._shift(queue, amounts, 1, real=False)
         self._reservations.append((queue, amounts))
+
+    @contextmanager
+    def lifted(self, queue: QueueName, amounts: Amounts) -> Iterator[None]:
+        """Set one reservation aside while a workload that outranks its owner is placed."""
+        self._shift(queue, amounts, -1, real=False)
+        try:
+            yield
+        finally:
+            self._shift(queue, amounts, 1, real=False)
 
     def clear_reservations(self) -> None:
         for queue, amounts in self._reservations:

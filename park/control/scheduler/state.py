@@ -18,6 +18,8 @@ from park.control.scheduler.resources import Resources
 
 
 class ClusterState:
+    """Indexes kept in step with every change, so a cycle never scans all workloads."""
+
     def __init__(self, queues: Iterable[QueueSpec] = ()) -> None:
         self._reset(queues)
 

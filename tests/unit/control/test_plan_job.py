@@ -21,7 +21,7 @@ from park.control.reconcile.job import JobObservation
 from park.control.reconcile.job import plan_job as plan_job_at
 from park.control.reconcile.submission import submission_id
 from park.core.meta import ObjectMeta
-from park.core.resources import CheckpointPolicy, ParkJob, ParkJobSpec, WorkloadRef
+from park.core.resources import Admission, CheckpointPolicy, ParkJob, ParkJobSpec, WorkloadRef
 from park.substrates.interface import ClusterHandle, HeadConfig, JobInfo
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -46,6 +46,7 @@ def make_job(*, retries: int = 0, suspend: bool = False, **status: object) -> Pa
         ),
         spec=ParkJobSpec(entrypoint="python hello.py", retries=retries, suspend=suspend),
     )
+    status = {"admission": Admission(admitted=True, queue="default"), **status}
     return job.model_copy(update={"status": job.status.model_copy(update=status)})
 
 
@@ -235,6 +236,7 @@ def test_a_workload_runs_as_a_module_with_the_contract_in_its_environment() -> N
             checkpoint=CheckpointPolicy(preemption_grace_seconds=45),
         ),
     )
+    job.status.admission = Admission(admitted=True, queue="default")
     plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=None), NOW)
     (submit,) = of_type(plan.actions, SubmitJob)
     assert submit.submission.entrypoint == "python -m park.workloads.train"
@@ -276,3 +278,22 @@ def test_a_spec_needs_exactly_one_of_entrypoint_or_workload() -> None:
         ParkJobSpec()
     with pytest.raises(ValueError, match="exactly one of entrypoint"):
         ParkJobSpec(entrypoint="python x.py", workload=WorkloadRef(name="data"))
+
+
+def test_a_job_waits_queued_until_the_scheduler_admits_it() -> None:
+    waiting = Admission(
+        admitted=False, queue="default", position=3, message="waiting: needs 2 cpu, 3rd in line"
+    )
+    plan = plan_job(make_job(admission=waiting), JobObservation(cluster=HANDLE, ray_job=None), NOW)
+    assert not of_type(plan.actions, SubmitJob)
+    status = written(plan.actions)
+    assert (status.phase, status.message) == ("Queued", "waiting: needs 2 cpu, 3rd in line")
+
+
+def test_losing_admission_while_running_preempts_the_job() -> None:
+    sid = submission_id(make_job(), 1)
+    lost = Admission(admitted=False, queue="default", message="preempted by ml/urgent: needed 2 cpu")
+    job = make_job(phase="Running", attempt=1, submission_id=sid, admission=lost)
+    plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "RUNNING")), NOW)
+    assert of_type(plan.actions, StopJob) == [StopJob(sid)]
+    assert written(plan.actions).phase == "Preempting"

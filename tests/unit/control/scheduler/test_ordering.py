@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from park.control.scheduler import PolicyConfig, Scheduler, Snapshot
-from tests.unit.control.scheduler.helpers import PLAIN, admitted, job, queue, run, waits
+from tests.unit.control.scheduler.helpers import PLAIN, admitted, job, queue, run, service, waits
 
 
 def test_higher_priority_goes_first_then_earlier_arrival() -> None:
@@ -153,3 +153,15 @@ def test_only_the_first_starving_workload_of_a_cohort_holds_capacity() -> None:
     decisions = run([queue("a", 4)], workloads, now=700, config=starve)
     assert admitted(decisions) == []  # big holds all 4: nothing may backfill
     assert "capacity is held" not in waits(decisions)["bigger"].reason
+
+
+def test_a_hold_does_not_block_workloads_that_outrank_the_starving_one() -> None:
+    starve = PolicyConfig(aging_interval_s=None, starvation_after_s=600, min_runtime_s=0)
+    queues = [queue("a", 4, cohort="c"), queue("serving", 0, cohort="c")]
+    workloads = [
+        job("running", "a", 2, admitted=0),
+        job("big", "a", 4, created=0),  # starving, and first in the cohort's order: it holds the 2 free gpus
+        job("batch", "serving", 1, created=650),
+        service("chat", "serving", 1, created=690, priority=10),
+    ]
+    assert admitted(run(queues, workloads, now=700, config=starve)) == ["chat"]

@@ -1,0 +1,37 @@
+"""Queue visibility: who waits in a queue, in which position, and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from park.api.deps import ContextDep, require_token
+from park.core.resources import TERMINAL_JOB_PHASES, ParkJob
+
+router = APIRouter(prefix="/v1/queues", tags=["queues"], dependencies=[Depends(require_token)])
+
+
+@router.get("/{name}/pending")
+def pending(context: ContextDep, name: str) -> dict[str, Any]:
+    """Jobs of this queue the scheduler has not admitted, in queue order, with the scheduler's reason."""
+    context.store.get("ParkQueue", None, name)
+    waiting = []
+    for job in context.store.list("ParkJob").items:
+        if not isinstance(job, ParkJob) or job.spec.queue != name or job.status.phase in TERMINAL_JOB_PHASES:
+            continue
+        admission = job.status.admission
+        if admission is not None and admission.admitted:
+            continue
+        waiting.append(
+            {
+                "namespace": job.metadata.namespace,
+                "name": job.metadata.name,
+                "position": admission.position if admission else None,
+                "priority": job.spec.priority,
+                "phase": job.status.phase,
+                "reason": admission.message if admission else "not yet seen by the scheduler",
+            }
+        )
+    waiting.sort(key=lambda item: (item["position"] is None, item["position"] or 0, item["name"]))
+    return {"queue": name, "items": waiting}
