@@ -119,7 +119,7 @@ class LocalRaySubstrate:
             pid = head.spawn_head(
                 argv=argv, env=head.head_env(token_path=token_path, base=os.environ), log_path=log_path
             )
-        except (OSError, ValueError, NotImplementedError) as exc:  # NotImplemented: no posix_spawn setsid
+        except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a platform without setsid spawn
             raise SubstrateError(f"cannot start a Ray head for cluster {key}: {exc}") from exc
         logger.info("starting Ray head pid %d for cluster %s (dashboard port %d)", pid, key, ports.dashboard)
         record: dict[str, Any] = {
