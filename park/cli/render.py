@@ -74,14 +74,19 @@ COLUMNS: dict[str, tuple[list[str], Callable[[Any], list[str]]]] = {
 }
 
 
-def table(kind: str, objects: list[AnyResource], *, show_namespace: bool) -> Table:
-    headers, row = COLUMNS[kind]
-    grid = Table(box=None, pad_edge=False, header_style="bold")
+def row_cells(kind: str, obj: AnyResource, *, show_namespace: bool) -> list[str]:
+    _, row = COLUMNS[kind]
+    cells = [obj.metadata.name, *row(obj), age(obj.metadata.creation_timestamp)]
+    return ([obj.metadata.namespace or ""] if show_namespace else []) + cells
+
+
+def table(kind: str, objects: list[AnyResource], *, show_namespace: bool, show_header: bool = True) -> Table:
+    headers, _ = COLUMNS[kind]
+    grid = Table(box=None, pad_edge=False, header_style="bold", show_header=show_header)
     for header in (["NAMESPACE"] if show_namespace else []) + ["NAME", *headers, "AGE"]:
         grid.add_column(header, overflow="fold")
     for obj in objects:
-        cells = [obj.metadata.name, *row(obj), age(obj.metadata.creation_timestamp)]
-        grid.add_row(*([obj.metadata.namespace or ""] if show_namespace else []), *cells)
+        grid.add_row(*row_cells(kind, obj, show_namespace=show_namespace))
     return grid
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from park.cli import render
 from park.cli.context import Obj
+from park.client import ParkClient
 from park.core.errors import InvalidError
 from park.core.kinds import kind_info
 from park.core.loading import load_documents, parse_resource
@@ -92,21 +93,35 @@ def get(
             if name
             else client.list_objects(info.kind, namespace=ns, selector=selector)
         )
+        show_namespace = ns is None and info.namespaced
         if output != "table":
             out.print(render.as_documents(objects, output), markup=False)
         elif objects:
-            out.print(render.table(info.kind, objects, show_namespace=ns is None and info.namespaced))
+            out.print(render.table(info.kind, objects, show_namespace=show_namespace))
         else:
             out.print(f"No {info.plural} found" + (f" in namespace {ns}." if ns else "."))
         if watch:
-            for change in client.watch(kinds=info.kind):
-                changed = parse_resource(change["object"])
-                if (ns is None or changed.metadata.namespace == ns) and (
-                    name is None or changed.metadata.name == name
-                ):
-                    out.print(
-                        render.table(info.kind, [changed], show_namespace=ns is None and info.namespaced)
-                    )
+            _watch_rows(client, info.kind, ns, name, show_namespace=show_namespace, header=not objects)
+
+
+def _watch_rows(
+    client: ParkClient, kind: str, ns: str | None, name: str | None, *, show_namespace: bool, header: bool
+) -> None:
+    """Like `kubectl get -w`: a line per change a reader can see; writes that move no column are skipped."""
+    last: dict[tuple[str | None, str], list[str]] = {}
+    for change in client.watch(kinds=kind):
+        obj = parse_resource(change["object"])
+        if (ns is not None and obj.metadata.namespace != ns) or (
+            name is not None and obj.metadata.name != name
+        ):
+            continue
+        key = (obj.metadata.namespace, obj.metadata.name)
+        cells = render.row_cells(kind, obj, show_namespace=show_namespace)
+        if last.get(key) == cells:
+            continue
+        last[key] = cells
+        out.print(render.table(kind, [obj], show_namespace=show_namespace, show_header=header))
+        header = False
 
 
 def describe(ctx: typer.Context, kind: KindArg, name: str, namespace: NamespaceOpt = "default") -> None:
