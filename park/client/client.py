@@ -138,6 +138,11 @@ class ParkClient:
                 continue
         raise ConflictError(f"ParkJob {namespace}/{name} kept changing; try again")
 
+    def pending(self, queue: str) -> list[dict[str, Any]]:
+        """Jobs waiting in `queue`, in order, with the scheduler's reason."""
+        items: list[dict[str, Any]] = self._request("GET", f"/v1/queues/{queue}/pending").json()["items"]
+        return items
+
     def logs(self, namespace: str, name: str) -> str:
         return self._request("GET", f"/v1/namespaces/{namespace}/jobs/{name}/logs").text
 

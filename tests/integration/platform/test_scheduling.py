@@ -54,7 +54,7 @@ def test_a_high_priority_job_preempts_a_low_one_which_resumes_later(park_up: Par
     stopped_at = int(preempted.status.report["step"])
     with park_up.client() as client:
         reasons = {e["reason"]: e["message"] for e in client.events("ParkJob", "default", "backlog")}
-        pending = client._request("GET", "/v1/queues/research/pending").json()["items"]
+        pending = client.pending("research")
     assert "preempted by default/urgent" in reasons["Evicted"]
     assert [item["name"] for item in pending] in (["backlog"], ["urgent", "backlog"], ["backlog", "urgent"])
 
