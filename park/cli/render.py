@@ -39,7 +39,15 @@ def _cluster_row(cluster: ParkCluster) -> list[str]:
 
 
 def _service_row(service: ParkService) -> list[str]:
-    return [service.spec.queue, service.status.phase or "Pending", ",".join(service.status.endpoints) or "-"]
+    deployments = service.status.deployments
+    running = sum(d.running_replicas for d in deployments)
+    target = sum(d.target_replicas for d in deployments)
+    return [
+        service.spec.queue,
+        service.status.phase or "Pending",
+        f"{running}/{target}",
+        ",".join(service.status.endpoints) or "-",
+    ]
 
 
 def _amounts(values: dict[str, float]) -> str:
@@ -68,7 +76,7 @@ def _priority_class_row(priority_class: ParkPriorityClass) -> list[str]:
 COLUMNS: dict[str, tuple[list[str], Callable[[Any], list[str]]]] = {
     "ParkJob": (["QUEUE", "STATUS", "ATTEMPT", "MESSAGE"], _job_row),
     "ParkCluster": (["STATUS", "CPUS", "GPUS", "DASHBOARD"], _cluster_row),
-    "ParkService": (["QUEUE", "STATUS", "ENDPOINTS"], _service_row),
+    "ParkService": (["QUEUE", "STATUS", "REPLICAS", "ENDPOINTS"], _service_row),
     "ParkQueue": (["COHORT", "NOMINAL", "USED", "BORROWED", "ADMITTED", "PENDING"], _queue_row),
     "ParkPriorityClass": (["VALUE", "DESCRIPTION"], _priority_class_row),
 }

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from park.core.meta import BaseStatus, DnsLabel, ObjectMeta, ParkModel
+from park.core.meta import BaseStatus, DnsLabel, ObjectMeta, ParkModel, check_dns_label
 from park.core.quantities import normalize_quantity, parse_quantity
 
 Quantity = Annotated[str, BeforeValidator(normalize_quantity)]
@@ -204,20 +204,81 @@ class Admission(ParkModel):
 
 
 class ParkServiceSpec(ParkModel):
-    """A Ray Serve application set; `applications` follows Ray Serve's config file schema."""
+    """A set of Ray Serve applications; each entry follows Ray Serve's config-file schema (snake_case).
+
+    Park checks what it relies on (an `import_path`, unique application and deployment names) and
+    leaves the rest to Serve, whose complaints come back as the service's status message.
+    """
 
     applications: list[dict[str, Any]] = Field(min_length=1)
     cluster: DnsLabel = "default"
     queue: DnsLabel = "default"
     priority: int = 0
+    priority_class_name: DnsLabel | None = None
+
+    @model_validator(mode="after")
+    def _serve_applications(self) -> ParkServiceSpec:
+        names: set[str] = set()
+        for index, app in enumerate(self.applications):
+            where = f"applications[{index}]"
+            if not isinstance(app.get("import_path"), str) or not app["import_path"]:
+                raise ValueError(f"{where}.import_path is required (module.path:application_or_builder)")
+            name = app.get("name", "app")
+            if not isinstance(name, str):
+                raise ValueError(f"{where}.name must be a string, got {name!r}")
+            check_dns_label(name)
+            if name in names:
+                raise ValueError(f"{where}.name {name!r} is used twice")
+            names.add(name)
+            prefix = app.get("route_prefix", "/")
+            if not isinstance(prefix, str) or not prefix.startswith("/"):
+                raise ValueError(f"{where}.route_prefix must start with '/', got {prefix!r}")
+            deployments = app.get("deployments", [])
+            if not isinstance(deployments, list) or not all(
+                isinstance(d, dict) and isinstance(d.get("name"), str) for d in deployments
+            ):
+                raise ValueError(f"{where}.deployments must be a list of objects with a name")
+            if len({d["name"] for d in deployments}) != len(deployments):
+                raise ValueError(f"{where}.deployments names a deployment twice")
+        return self
 
 
-ServicePhase = Literal["Pending", "Deploying", "Running", "Unhealthy", "Failed"]
+ServicePhase = Literal["Pending", "Queued", "Deploying", "Running", "Unhealthy", "Failed", "Deleting"]
+
+
+class ServiceDeployment(ParkModel):
+    """One Serve deployment of the service: what Serve wants, runs, and what the scheduler granted."""
+
+    application: str
+    name: str
+    status: str = "PENDING"
+    target_replicas: int = 0
+    running_replicas: int = 0
+    replica_resources: dict[str, float] = Field(default_factory=dict)
+    observed: bool = False
+    """False while the numbers are Park's estimate from the spec (before Serve has reported)."""
+    message: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.application}/{self.name}"
+
+
+class ServiceAdmission(ParkModel):
+    """Written by the scheduler: replicas granted per `application/deployment`, at the service's priority."""
+
+    queue: str | None = None
+    replicas: dict[str, int] = Field(default_factory=dict)
+    admitted_at: datetime | None = None
+    message: str = ""
+    nominated: bool = False
 
 
 class ParkServiceStatus(BaseStatus):
     phase: ServicePhase | None = None
     endpoints: list[str] = Field(default_factory=list)
+    deployments: list[ServiceDeployment] = Field(default_factory=list)
+    admission: ServiceAdmission | None = None
 
 
 # ---------------------------------------------------------------- ParkQueue

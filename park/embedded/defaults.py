@@ -15,6 +15,7 @@ from park.core.resources import (
     ParkClusterSpec,
     ParkQueue,
     ParkQueueSpec,
+    QueuePreemption,
 )
 
 
@@ -27,7 +28,9 @@ def default_objects(cpus: float) -> list[ParkCluster | ParkQueue]:
         ),
         ParkQueue(
             metadata=ObjectMeta(name="default", labels={"park.dev/default": "true"}),
-            spec=ParkQueueSpec(nominal_quota=quota),
+            # Higher priority preempts lower within the default queue: a serving spike takes CPUs
+            # from training, which checkpoints and resumes when the spike is over.
+            spec=ParkQueueSpec(nominal_quota=quota, preemption=QueuePreemption(within_queue="LowerPriority")),
         ),
     ]
 

@@ -15,6 +15,7 @@ from park.control.controllers.clusters import ClusterReconciler
 from park.control.controllers.jobs import JobReconciler
 from park.control.controllers.runner import Controller
 from park.control.controllers.scheduling import SchedulerLoop
+from park.control.controllers.services import ServiceReconciler
 from park.control.logs import JobLogs, LogArchive
 from park.control.reconcile.cluster import cluster_key
 from park.control.scheduler import PolicyConfig
@@ -106,6 +107,12 @@ class Platform:
                 ),
                 resync_seconds=settings.resync_seconds,
                 workers=4,
+            ),
+            Controller(
+                store=store,
+                reconciler=ServiceReconciler(store=store, substrate=substrate),
+                resync_seconds=settings.resync_seconds,
+                workers=2,
             ),
         ]
         token = ensure_admin_token(settings.token_file)

@@ -50,22 +50,22 @@ def probe(dashboard_url: str, token: str, *, timeout_s: float = 2.0) -> bool:
 def submit_job(handle: ClusterHandle, submission: JobSubmission) -> bool:
     if _has_local_paths(submission.runtime_env):
         return _submit_with_upload(handle, submission)
-    response = _request(
+    response = request(
         handle, "POST", "/api/jobs/", json=_submit_body(submission), timeout_s=SUBMIT_TIMEOUT_S
     )
     if response.is_error and _already_exists(submission.submission_id, response.text):
         return False  # the head relays its agent's 400 as a 500: the status code does not tell
-    _check(handle, response, f"submit job {submission.submission_id}")
+    check(handle, response, f"submit job {submission.submission_id}")
     logger.info("submitted Ray job %s to cluster %s", submission.submission_id, handle.key)
     return True
 
 
 def get_job(handle: ClusterHandle, submission_id: str) -> JobInfo | None:
-    response = _request(handle, "GET", f"/api/jobs/{submission_id}")
+    response = request(handle, "GET", f"/api/jobs/{submission_id}")
     if response.status_code == 404:
         return None
-    _check(handle, response, f"read job {submission_id}")
-    data = _json(handle, response)
+    check(handle, response, f"read job {submission_id}")
+    data = read_json(handle, response)
     status = data.get("status")
     if status not in _RAY_JOB_STATUSES:
         raise SubstrateError(
@@ -82,27 +82,27 @@ def get_job(handle: ClusterHandle, submission_id: str) -> JobInfo | None:
 
 def job_logs(handle: ClusterHandle, submission_id: str) -> str:
     """Raises NotFoundError when the cluster does not know the job (e.g. the head was replaced)."""
-    response = _request(handle, "GET", f"/api/jobs/{submission_id}/logs", timeout_s=30.0)
+    response = request(handle, "GET", f"/api/jobs/{submission_id}/logs", timeout_s=30.0)
     if response.status_code == 404:
         raise NotFoundError(f"Ray cluster {handle.key} has no job {submission_id}")
-    _check(handle, response, f"read logs of job {submission_id}")
-    return str(_json(handle, response).get("logs") or "")
+    check(handle, response, f"read logs of job {submission_id}")
+    return str(read_json(handle, response).get("logs") or "")
 
 
 def stop_job(handle: ClusterHandle, submission_id: str) -> bool:
     """True when the job was running and is now being stopped; False when unknown or finished."""
-    response = _request(handle, "POST", f"/api/jobs/{submission_id}/stop")
+    response = request(handle, "POST", f"/api/jobs/{submission_id}/stop")
     if response.status_code == 404:
         return False
-    _check(handle, response, f"stop job {submission_id}")
-    return bool(_json(handle, response).get("stopped"))
+    check(handle, response, f"stop job {submission_id}")
+    return bool(read_json(handle, response).get("stopped"))
 
 
 def cluster_resources(handle: ClusterHandle) -> dict[str, float]:
     """Total resources of the alive nodes, from the state API (`ray list nodes`)."""
-    response = _request(handle, "GET", "/api/v0/nodes?detail=1&limit=10000")
-    _check(handle, response, "list nodes")
-    envelope = _json(handle, response)
+    response = request(handle, "GET", "/api/v0/nodes?detail=1&limit=10000")
+    check(handle, response, "list nodes")
+    envelope = read_json(handle, response)
     if not envelope.get("result"):
         raise SubstrateError(f"Ray cluster {handle.key} could not list nodes: {envelope.get('msg')}")
     totals: dict[str, float] = {}
@@ -139,7 +139,7 @@ def _timeout(timeout_s: float) -> httpx.Timeout:
     return httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S)
 
 
-def _request(
+def request(
     handle: ClusterHandle,
     method: str,
     path: str,
@@ -162,7 +162,7 @@ def _request(
         ) from exc
 
 
-def _check(handle: ClusterHandle, response: httpx.Response, what: str) -> None:
+def check(handle: ClusterHandle, response: httpx.Response, what: str) -> None:
     if response.status_code in (401, 403):
         raise SubstrateError(
             f"Ray cluster {handle.key} rejected Park's token (HTTP {response.status_code}) "
@@ -181,7 +181,7 @@ def _check(handle: ClusterHandle, response: httpx.Response, what: str) -> None:
         )
 
 
-def _json(handle: ClusterHandle, response: httpx.Response) -> dict[str, Any]:
+def read_json(handle: ClusterHandle, response: httpx.Response) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError as exc:

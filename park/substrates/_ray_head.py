@@ -50,6 +50,7 @@ class HeadPorts:
     named: dict[str, int]  # `ray start` flag name (without --) -> port
     min_worker_port: int
     max_worker_port: int
+    serve: int  # Ray Serve's HTTP proxy: not a `ray start` flag, Park passes it in every Serve deploy
 
     @property
     def dashboard(self) -> int:
@@ -62,11 +63,11 @@ class HeadPorts:
 
 def choose_ports(*, num_workers_hint: float, seed: str) -> HeadPorts:
     """Free ports for every listener of one head, so several heads can share a machine."""
-    with _bound_sockets(len(_NAMED_PORTS)) as ports:
-        named = dict(zip(_NAMED_PORTS, ports, strict=True))
+    with _bound_sockets(len(_NAMED_PORTS) + 1) as ports:
+        named = dict(zip(_NAMED_PORTS, ports[:-1], strict=True))
     size = min(4000, max(200, int(num_workers_hint) * 8))
     low = _free_worker_range(size=size, seed=seed)
-    return HeadPorts(named=named, min_worker_port=low, max_worker_port=low + size - 1)
+    return HeadPorts(named=named, min_worker_port=low, max_worker_port=low + size - 1, serve=ports[-1])
 
 
 @contextlib.contextmanager

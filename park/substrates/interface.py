@@ -33,6 +33,8 @@ class ClusterHandle:
     token: str
     pid: int
     config: HeadConfig
+    serve_url: str = ""
+    """Where the cluster's Ray Serve HTTP proxy listens (fixed per head); empty for heads without one."""
 
 
 @dataclass(frozen=True)
@@ -84,5 +86,41 @@ class JobSubstrate(Protocol):
     def stop_job(self, handle: ClusterHandle, submission_id: str) -> bool: ...
 
 
-class Substrate(ClusterSubstrate, JobSubstrate, Protocol):
+@dataclass(frozen=True)
+class ServeDeploymentState:
+    """One Ray Serve deployment as its controller reports it."""
+
+    name: str
+    status: str  # HEALTHY, UPDATING, UPSCALING, DOWNSCALING, UNHEALTHY, DEPLOY_FAILED
+    message: str
+    target_replicas: int
+    running_replicas: int
+    replica_resources: dict[str, float]  # what each replica asks of Ray: CPU, GPU, memory, custom
+    replica_states: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServeApplicationState:
+    name: str
+    status: str  # NOT_STARTED, DEPLOYING, RUNNING, UNHEALTHY, DEPLOY_FAILED, DELETING
+    message: str
+    route_prefix: str | None
+    deployments: dict[str, ServeDeploymentState] = field(default_factory=dict)
+
+
+class ServeSubstrate(Protocol):
+    def deploy_applications(self, handle: ClusterHandle, applications: list[dict[str, Any]]) -> None:
+        """Declare the cluster's whole set of Serve applications (Serve's config schema); absent ones go."""
+        ...
+
+    def serve_applications(self, handle: ClusterHandle) -> dict[str, ServeApplicationState]:
+        """The applications Serve runs on the cluster now, by name (empty when Serve is not started)."""
+        ...
+
+    def check_applications(self, applications: list[dict[str, Any]]) -> None:
+        """Raise InvalidError (one line) when Serve would refuse these entries."""
+        ...
+
+
+class Substrate(ClusterSubstrate, JobSubstrate, ServeSubstrate, Protocol):
     """Runs clusters and the jobs on them: the local Ray substrate here, KubeRay in the operator."""

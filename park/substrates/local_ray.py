@@ -27,7 +27,14 @@ from typing import Any
 from park.core.errors import InvalidError, SubstrateError
 from park.substrates import _ray_dashboard as dashboard
 from park.substrates import _ray_head as head
-from park.substrates.interface import ClusterHandle, HeadConfig, JobInfo, JobSubmission
+from park.substrates import _ray_serve as serve
+from park.substrates.interface import (
+    ClusterHandle,
+    HeadConfig,
+    JobInfo,
+    JobSubmission,
+    ServeApplicationState,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +110,17 @@ class LocalRaySubstrate:
     def stop_job(self, handle: ClusterHandle, submission_id: str) -> bool:
         return dashboard.stop_job(handle, submission_id)
 
+    # ServeSubstrate
+
+    def deploy_applications(self, handle: ClusterHandle, applications: list[dict[str, Any]]) -> None:
+        serve.deploy_applications(handle, applications)
+
+    def serve_applications(self, handle: ClusterHandle) -> dict[str, ServeApplicationState]:
+        return serve.serve_applications(handle)
+
+    def check_applications(self, applications: list[dict[str, Any]]) -> None:
+        serve.check_applications(applications)
+
     # starting
 
     def _start(self, key: str, config: HeadConfig) -> ClusterHandle:
@@ -130,6 +148,7 @@ class LocalRaySubstrate:
             "config": dataclasses.asdict(config),
             "started_at": datetime.now(UTC).isoformat(),
             "temp_dir": str(temp_dir),
+            "serve_port": ports.serve,
             "ports": {
                 **ports.named,
                 "min-worker-port": ports.min_worker_port,
@@ -237,6 +256,7 @@ class LocalRaySubstrate:
             token=_read_text(self._cluster_dir(key) / "token"),
             pid=int(record["pid"]),
             config=HeadConfig(**record["config"]),
+            serve_url=f"http://127.0.0.1:{record['serve_port']}" if record.get("serve_port") else "",
         )
 
 

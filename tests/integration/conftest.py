@@ -136,6 +136,8 @@ def park_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParkUp]:
         # As a user who runs `.../venv/bin/park up` without activating the venv: job entrypoints that
         # say `python` must still get the interpreter Park runs in.
         "PATH": "/usr/bin:/bin",
+        # Serve applications in tests (tests/integration/serve_apps.py) import from the repository.
+        "PYTHONPATH": str(REPO),
     }
     env.pop("PARK_SERVER", None)
     env.pop("PARK_TOKEN", None)

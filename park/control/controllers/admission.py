@@ -23,8 +23,18 @@ from park.control.scheduler import (
     WithinQueue,
     Workload,
     WorkloadId,
+    WorkloadKind,
 )
-from park.core.resources import TERMINAL_JOB_PHASES, ComputeResources, ParkJob, ParkPriorityClass, ParkQueue
+from park.core.resources import (
+    TERMINAL_JOB_PHASES,
+    ComputeResources,
+    ParkJob,
+    ParkPriorityClass,
+    ParkQueue,
+    ParkService,
+)
+
+SERVICE_REPLICA = "@"  # service workload ids: <namespace>/<name>@<application>/<deployment>#<index>
 
 
 def resources_of(spec: ComputeResources | None) -> Resources:
@@ -111,9 +121,76 @@ def workload_of(job: ParkJob, classes: dict[str, int], now: float) -> Workload |
     )
 
 
+def service_id(service: ParkService) -> str:
+    return f"{service.metadata.namespace}/{service.metadata.name}"
+
+
+def replica_id(service: ParkService, deployment: str, index: int) -> WorkloadId:
+    return WorkloadId(f"{service_id(service)}{SERVICE_REPLICA}{deployment}#{index}")
+
+
+def parse_replica_id(workload: WorkloadId) -> tuple[str, str] | None:
+    """(service id, application/deployment) of a service replica's workload id; None for a job's."""
+    if SERVICE_REPLICA not in workload:
+        return None
+    service, _, replica = workload.partition(SERVICE_REPLICA)
+    return service, replica.rpartition("#")[0]
+
+
+def wants_capacity(service: ParkService) -> bool:
+    """Queued (its controller wrote the spec's estimate) or admitted once, and not being deleted."""
+    if service.metadata.deletion_timestamp is not None:
+        return False
+    admitted = service.status.admission is not None and service.status.admission.admitted_at is not None
+    return service.status.phase == "Queued" or admitted
+
+
+def service_workloads(service: ParkService, classes: dict[str, int], now: float) -> list[Workload]:
+    """One workload per replica Serve wants (or the spec asks for, before Serve reports).
+
+    Replicas are interchangeable, so the first `admission.replicas[deployment]` of them are the admitted
+    ones; replicas beyond Serve's current target are not listed, which returns their capacity. Service
+    replicas are not preemptible: Park does not yet shrink a running Serve deployment (see scheduling.md).
+    """
+    if not wants_capacity(service):
+        return []
+    admission = service.status.admission
+    granted = admission.replicas if admission is not None else {}
+    since = admission.admitted_at if admission is not None and admission.admitted_at else None
+    name = service.spec.priority_class_name
+    priority = classes.get(name, service.spec.priority) if name else service.spec.priority
+    created = _epoch(service.metadata.creation_timestamp, now)
+    workloads = []
+    for deployment in service.status.deployments:
+        per_replica = Resources.of(dict(deployment.replica_resources))
+        for index in range(deployment.target_replicas):
+            admitted = index < granted.get(deployment.key, 0)
+            workloads.append(
+                Workload(
+                    id=replica_id(service, deployment.key, index),
+                    queue=QueueName(service.spec.queue),
+                    per_pod=per_replica,
+                    priority=priority,
+                    created_at=created,
+                    kind=WorkloadKind.SERVICE,
+                    group=service_id(service),
+                    admitted_at=_epoch(since, now) if admitted else None,
+                    preemptible=False,
+                    nominated=bool(admission and admission.nominated and not admitted),
+                )
+            )
+    return workloads
+
+
 def snapshot_of(
-    queues: Iterable[ParkQueue], jobs: Iterable[ParkJob], classes: Iterable[ParkPriorityClass], now: float
+    queues: Iterable[ParkQueue],
+    jobs: Iterable[ParkJob],
+    classes: Iterable[ParkPriorityClass],
+    now: float,
+    services: Iterable[ParkService] = (),
 ) -> Snapshot:
     values = {pc.metadata.name: pc.spec.value for pc in classes}
-    workloads = tuple(w for w in (workload_of(job, values, now) for job in jobs) if w is not None)
-    return Snapshot(queues=tuple(queue_spec(q) for q in queues), workloads=workloads)
+    workloads = [w for w in (workload_of(job, values, now) for job in jobs) if w is not None]
+    for service in services:
+        workloads += service_workloads(service, values, now)
+    return Snapshot(queues=tuple(queue_spec(q) for q in queues), workloads=tuple(workloads))

@@ -10,6 +10,7 @@ import contextlib
 import logging
 
 from park.control.controllers.admission import snapshot_of, workload_id
+from park.control.controllers.service_grants import ServiceGrants
 from park.control.metrics import ADMISSION_WAIT_SECONDS, PENDING_WORKLOADS, PREEMPTIONS, QUEUE_USAGE
 from park.control.scheduler import (
     Admit,
@@ -26,10 +27,10 @@ from park.control.store import Store
 from park.control.store.interface import EventType
 from park.core.clock import Clock
 from park.core.errors import ConflictError, NotFoundError
-from park.core.resources import Admission, ParkJob, ParkPriorityClass, ParkQueue
+from park.core.resources import Admission, ParkJob, ParkPriorityClass, ParkQueue, ParkService
 
 logger = logging.getLogger(__name__)
-WATCHED = frozenset({"ParkJob", "ParkQueue", "ParkPriorityClass"})
+WATCHED = frozenset({"ParkJob", "ParkQueue", "ParkPriorityClass", "ParkService"})
 
 
 class SchedulerLoop:
@@ -60,13 +61,19 @@ class SchedulerLoop:
         jobs = [j for j in self._store.list("ParkJob").items if isinstance(j, ParkJob)]
         queues = [q for q in self._store.list("ParkQueue").items if isinstance(q, ParkQueue)]
         classes = [c for c in self._store.list("ParkPriorityClass").items if isinstance(c, ParkPriorityClass)]
-        engine = Scheduler.from_snapshot(snapshot_of(queues, jobs, classes, now.timestamp()), self._config)
+        services = [s for s in self._store.list("ParkService").items if isinstance(s, ParkService)]
+        snapshot = snapshot_of(queues, jobs, classes, now.timestamp(), services)
+        engine = Scheduler.from_snapshot(snapshot, self._config)
         decisions = engine.cycle(now.timestamp(), explain_all=True)
         by_id = {workload_id(job): job for job in jobs}
+        grants = ServiceGrants(self._store, services)
         for decision in decisions:
+            if grants.take(decision):
+                continue
             job = by_id.get(decision.victim if isinstance(decision, Preempt) else decision.workload)
             if job is not None:
                 self._apply(job, decision, by_id)
+        grants.write(now)
         self._write_queue_status(queues, engine.report(now.timestamp()))
         return decisions
 

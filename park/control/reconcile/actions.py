@@ -59,6 +59,11 @@ class StopCluster:
     pass
 
 
+@dataclass(frozen=True)
+class SyncServe:
+    """Re-declare the Serve applications of every admitted service on the object's cluster."""
+
+
 Action = (
     AddFinalizer
     | RemoveFinalizer
@@ -69,6 +74,7 @@ Action = (
     | ArchiveLogs
     | EnsureCluster
     | StopCluster
+    | SyncServe
 )
 
 

@@ -1,0 +1,107 @@
+"""Scheduler decisions about service replicas → `ParkService.status.admission`, one write per service.
+
+A cycle may admit several replicas of one service; they are counted per `application/deployment` and
+written together. Grants above Serve's current target are returned (Serve scaled down), and the service
+becomes `Admitted` the first time every replica it asks for is granted: only then is it deployed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from park.control.controllers.admission import parse_replica_id, service_id, wants_capacity
+from park.control.scheduler import Admit, Decision, Preempt, Wait
+from park.control.store import Store
+from park.core.errors import ConflictError, NotFoundError
+from park.core.resources import ParkService, ServiceAdmission
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Change:
+    added: dict[str, int] = field(default_factory=dict)
+    message: str | None = None
+    nominated: bool = False
+
+
+class ServiceGrants:
+    """Collects one cycle's decisions for services, then writes each changed service once."""
+
+    def __init__(self, store: Store, services: list[ParkService]) -> None:
+        self._store = store
+        self._services = {service_id(s): s for s in services if wants_capacity(s)}
+        self._changes: dict[str, _Change] = {}
+
+    def take(self, decision: Decision) -> bool:
+        """Record a decision about a service replica; False when it is about a job."""
+        match decision:
+            case Admit(workload=workload, reason=reason):
+                parsed = parse_replica_id(workload)
+                if parsed is None:
+                    return False
+                change = self._change(parsed[0])
+                change.added[parsed[1]] = change.added.get(parsed[1], 0) + 1
+                change.message = reason
+            case Wait(workload=workload, reason=reason):
+                parsed = parse_replica_id(workload)
+                if parsed is None:
+                    return False
+                self._change(parsed[0]).message = reason
+            case Preempt(by=by):
+                parsed = parse_replica_id(by)
+                if parsed is None:
+                    return False
+                self._change(parsed[0]).nominated = True  # the victim (a job) is handled by the caller
+                return False
+        return True
+
+    def write(self, now: datetime) -> None:
+        for key, service in self._services.items():
+            admission = self._next(service, self._changes.get(key, _Change()), now)
+            if admission == service.status.admission:
+                continue
+            first = admission.admitted_at is not None and (
+                service.status.admission is None or service.status.admission.admitted_at is None
+            )
+            status = service.status.model_copy(update={"admission": admission})
+            try:
+                updated = self._store.update_status(service.model_copy(update={"status": status}))
+            except (ConflictError, NotFoundError):
+                continue  # changed meanwhile: the next cycle sees the new version
+            if first:
+                counts = sorted(admission.replicas.items())
+                granted = ", ".join(f"{d}: {n} replica(s)" for d, n in counts) or "no replicas up front"
+                self._store.record_event(updated, type="Normal", reason="Admitted", message=granted)
+                logger.info("%s admitted: %s", updated.key, granted)
+
+    def _change(self, key: str) -> _Change:
+        return self._changes.setdefault(key, _Change())
+
+    @staticmethod
+    def _next(service: ParkService, change: _Change, now: datetime) -> ServiceAdmission:
+        current = service.status.admission or ServiceAdmission(queue=service.spec.queue)
+        targets = {d.key: d.target_replicas for d in service.status.deployments}
+        replicas = {
+            key: min(current.replicas.get(key, 0) + change.added.get(key, 0), target)
+            for key, target in targets.items()
+        }
+        replicas = {key: count for key, count in replicas.items() if count}
+        complete = all(replicas.get(key, 0) >= target for key, target in targets.items())
+        admitted_at = current.admitted_at or (now if complete else None)
+        message = change.message if change.message is not None else current.message
+        if complete:
+            message = "all replicas Serve asks for are granted"
+        nominated = (current.nominated or change.nominated) and not complete
+        return ServiceAdmission(
+            queue=service.spec.queue,
+            replicas=replicas,
+            admitted_at=admitted_at,
+            message=message,
+            nominated=nominated,
+        )
+
+
+__all__ = ["ServiceGrants"]

@@ -1,0 +1,139 @@
+"""ParkService on the embedded platform: deployed to Ray Serve through its REST API, autoscaled by
+Serve, its spikes placed in the scheduler at the service's priority (preempting training, which
+resumes from its checkpoint once the traffic falls), and removed from Serve when deleted."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from park.core.resources import ParkJob, ParkService
+from tests.integration.conftest import REPO, ParkUp, wait_for
+
+pytestmark = pytest.mark.integration
+
+COUNTER = REPO / "examples" / "checkpointing"
+STEPS = 300
+
+SERVICE = """
+apiVersion: park.dev/v1alpha1
+kind: ParkService
+metadata: {name: sleepy}
+spec:
+  priority: 100
+  applications:
+  - name: web
+    import_path: tests.integration.serve_apps:sleepy
+    deployments:
+    - name: Sleepy
+      max_ongoing_requests: 2
+      ray_actor_options: {num_cpus: 0.5}
+      autoscaling_config:
+        min_replicas: 1
+        max_replicas: 3
+        target_ongoing_requests: 1
+        upscale_delay_s: 0.5
+        downscale_delay_s: 3
+        look_back_period_s: 1
+"""
+
+TRAINING = f"""
+apiVersion: park.dev/v1alpha1
+kind: ParkJob
+metadata: {{name: backlog}}
+spec:
+  priority: 0
+  entrypoint: python counter.py --steps {STEPS} --every 5 --step-seconds 0.2
+  runtimeEnv: {{working_dir: {COUNTER}}}
+  checkpoint: {{preemptionGraceSeconds: 20}}
+"""
+
+
+def service(park_up: ParkUp) -> ParkService:
+    found = park_up.get("ParkService", "default", "sleepy")
+    assert isinstance(found, ParkService)
+    return found
+
+
+def job(park_up: ParkUp) -> ParkJob:
+    found = park_up.get("ParkJob", "default", "backlog")
+    assert isinstance(found, ParkJob)
+    return found
+
+
+def test_a_serving_spike_preempts_training_which_resumes_when_traffic_falls(park_up: ParkUp) -> None:
+    assert park_up.cli("apply", "-f", "-", stdin=TRAINING).returncode == 0
+    wait_for(lambda: job(park_up).status.phase == "Running", timeout=120, what="training to run")
+
+    applied = park_up.cli("apply", "-f", "-", stdin=SERVICE)
+    assert applied.returncode == 0, applied.stderr
+    running = park_up.wait_phase("ParkService", "default", "sleepy", {"Running", "Failed"}, timeout=180)
+    assert isinstance(running, ParkService)
+    assert running.status.phase == "Running", running.status.message
+    (endpoint,) = running.status.endpoints
+    assert endpoint.endswith("/default/sleepy")
+    assert httpx.get(endpoint, params={"seconds": 0}, timeout=10).json()["slept"] == 0
+    listed = park_up.cli("get", "services")
+    assert "sleepy" in listed.stdout and "Running" in listed.stdout and "1/1" in listed.stdout
+    assert job(park_up).status.phase == "Running", "1 CPU of training and 0.5 of serving fit in 2"
+
+    stop = threading.Event()
+
+    def traffic() -> None:
+        with httpx.Client(timeout=60) as client:
+            while not stop.is_set():
+                try:
+                    client.get(endpoint, params={"seconds": 2})
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+
+    senders = [threading.Thread(target=traffic, daemon=True) for _ in range(6)]
+    for sender in senders:
+        sender.start()
+    try:
+        preempted = park_up.wait_phase("ParkJob", "default", "backlog", {"Preempted", "Failed"}, timeout=120)
+        assert isinstance(preempted, ParkJob)
+        assert preempted.status.phase == "Preempted", preempted.status.message
+        stopped_at = int(preempted.status.report["step"])
+        wait_for(
+            lambda: sum(d.running_replicas for d in service(park_up).status.deployments) == 3,
+            timeout=90,
+            what="Serve to run 3 replicas on the capacity training gave up",
+        )
+        admission = service(park_up).status.admission
+        assert admission is not None and admission.replicas == {"web/Sleepy": 3}
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join(60)
+
+    done = park_up.wait_phase("ParkJob", "default", "backlog", {"Succeeded", "Failed"}, timeout=240)
+    assert isinstance(done, ParkJob)
+    assert (done.status.phase, done.status.attempt) == ("Succeeded", 2), done.status.message
+    assert done.status.report["total"] == STEPS * (STEPS + 1) // 2  # resumed from its checkpoint
+    assert f"resuming at step {stopped_at}" in park_up.cli("logs", "job", "backlog").stdout
+    assert service(park_up).status.admission.replicas["web/Sleepy"] < 3  # type: ignore[union-attr]
+
+    assert park_up.cli("delete", "service", "sleepy").returncode == 0
+
+    def gone() -> bool:
+        with park_up.client() as client:
+            names = [s.metadata.name for s in client.list_objects("ParkService", namespace="default")]
+        return "sleepy" not in names
+
+    wait_for(gone, timeout=60, what="the service to be deleted")
+    assert httpx.get(endpoint, timeout=10).status_code == 404, "its Serve application is gone"
+
+
+def test_a_service_serve_refuses_fails_with_one_line(park_up: ParkUp) -> None:
+    bad = SERVICE.replace("name: sleepy", "name: broken")
+    bad = bad.replace("max_ongoing_requests: 2", "max_ongoing_requests: -1")
+    assert park_up.cli("apply", "-f", "-", stdin=bad).returncode == 0
+    failed = park_up.wait_phase("ParkService", "default", "broken", {"Failed", "Running"}, timeout=60)
+    assert failed.status.phase == "Failed"
+    assert "max_ongoing_requests" in (failed.status.message or "")
+    assert "\n" not in (failed.status.message or "")
+    assert park_up.cli("delete", "service", "broken").returncode == 0
