@@ -71,11 +71,16 @@ class ServiceGrants:
                 updated = self._store.update_status(service.model_copy(update={"status": status}))
             except (ConflictError, NotFoundError):
                 continue  # changed meanwhile: the next cycle sees the new version
+            before = service.status.admission.replicas if service.status.admission else {}
+            granted = ", ".join(f"{d}: {n} replica(s)" for d, n in sorted(admission.replicas.items()))
             if first:
-                counts = sorted(admission.replicas.items())
-                granted = ", ".join(f"{d}: {n} replica(s)" for d, n in counts) or "no replicas up front"
-                self._store.record_event(updated, type="Normal", reason="Admitted", message=granted)
-                logger.info("%s admitted: %s", updated.key, granted)
+                message = granted or "no replicas up front"
+                self._store.record_event(updated, type="Normal", reason="Admitted", message=message)
+                logger.info("%s admitted: %s", updated.key, message)
+            elif admission.replicas != before and admission.admitted_at is not None:
+                reason = "Scaled" if sum(admission.replicas.values()) > sum(before.values()) else "Released"
+                message = granted or "no replicas"
+                self._store.record_event(updated, type="Normal", reason=reason, message=message)
 
     def _change(self, key: str) -> _Change:
         return self._changes.setdefault(key, _Change())

@@ -137,3 +137,5 @@ def test_a_service_is_admitted_then_its_spike_preempts_training_and_the_lull_ret
     scheduler.cycle_once()
     assert service(store).status.admission.replicas == {"llm/decode": 1}  # type: ignore[union-attr]
     assert job(store).status.admission.admitted  # type: ignore[union-attr]  # re-admitted: it resumes
+    reasons = [e.reason for e in store.list_events(kind="ParkService", name="chat")]
+    assert reasons == ["Admitted", "Scaled", "Scaled", "Released"]  # 2 fit at once, the 3rd preempted
