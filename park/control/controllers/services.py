@@ -18,12 +18,13 @@ from park.control.reconcile.cluster import cluster_key
 from park.control.reconcile.service import (
     ServiceObservation,
     is_admitted,
+    model_jobs,
     plan_service,
     serve_applications,
 )
 from park.control.store import Store
 from park.core.errors import InvalidError, NotFoundError, SubstrateError, SubstrateUnavailableError
-from park.core.resources import ParkService, ResourceKey
+from park.core.resources import ParkJob, ParkService, ResourceKey
 from park.substrates.interface import ServeApplicationState, Substrate
 
 logger = logging.getLogger(__name__)
@@ -60,11 +61,25 @@ class ServiceReconciler:
 
     def _observe(self, service: ParkService) -> ServiceObservation:
         handle = self._substrate.get_cluster(cluster_key(service.metadata.namespace, service.spec.cluster))
-        invalid = self._invalid(serve_applications(service))
+        checkpoints = self._checkpoints(service)
+        missing = tuple(sorted(model_jobs(service) - checkpoints.keys()))
+        invalid = self._invalid(serve_applications(service, checkpoints))
         if handle is None:
-            return ServiceObservation(cluster=None, invalid=invalid)
+            return ServiceObservation(cluster=None, invalid=invalid, missing_models=missing)
         apps = self._substrate.serve_applications(handle)
-        return ServiceObservation(cluster=handle, apps=apps, invalid=invalid)
+        return ServiceObservation(cluster=handle, apps=apps, invalid=invalid, missing_models=missing)
+
+    def _checkpoints(self, service: ParkService) -> dict[str, str]:
+        """The checkpoints of the jobs the service serves models from (`args.model: job:<name>`)."""
+        found = {}
+        for name in model_jobs(service):
+            try:
+                job = self._store.get("ParkJob", service.metadata.namespace, name)
+            except NotFoundError:
+                continue
+            if isinstance(job, ParkJob) and job.status.checkpoint:
+                found[name] = job.status.checkpoint
+        return found
 
     def _invalid(self, entries: list[dict[str, Any]]) -> str | None:
         try:
@@ -103,7 +118,10 @@ class ServiceReconciler:
                 continue
             if not is_admitted(other):
                 continue
-            entries = serve_applications(other)
+            checkpoints = self._checkpoints(other)
+            if model_jobs(other) - checkpoints.keys():
+                continue  # its model is not there yet: planned Pending
+            entries = serve_applications(other, checkpoints)
             if self._invalid(entries) is None:  # an invalid one is Failed by its own reconcile
                 apps += entries
         return sorted(apps, key=lambda app: str(app["name"]))

@@ -30,7 +30,8 @@ from park.substrates.interface import ClusterHandle, ServeApplicationState
 
 SERVICE_FINALIZER = "park.dev/serve"
 OBSERVE_EVERY_S = 2.0  # how often Serve's autoscaling targets are copied into the service's status
-SERVE_DEFAULT_CPUS = 1.0  # what Serve reserves for a replica whose ray_actor_options name no num_cpus
+SERVE_DEFAULT_CPUS = 1.0
+JOB_MODEL_PREFIX = "job:"  # what Serve reserves for a replica whose ray_actor_options name no num_cpus
 
 
 def app_name(service: ParkService, app: dict[str, Any]) -> str:
@@ -45,13 +46,35 @@ def route_prefix(service: ParkService, app: dict[str, Any]) -> str:
     return base + own
 
 
-def serve_applications(service: ParkService) -> list[dict[str, Any]]:
-    """The service's entries of the cluster's Serve config, renamed and re-routed."""
+def model_jobs(service: ParkService) -> set[str]:
+    """ParkJobs (same namespace) whose checkpoint an application serves: `args: {model: job:<name>}`."""
+    names = set()
+    for app in service.spec.applications:
+        model = (app.get("args") or {}).get("model") if isinstance(app.get("args"), dict) else None
+        if isinstance(model, str) and model.startswith(JOB_MODEL_PREFIX):
+            names.add(model.removeprefix(JOB_MODEL_PREFIX))
+    return names
+
+
+def serve_applications(
+    service: ParkService, checkpoints: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The service's entries of the cluster's Serve config, renamed, re-routed, `job:` models resolved.
+
+    `checkpoints` maps job names to their `status.checkpoint`; an unresolved `job:` model stays as written
+    (the planner keeps such a service `Pending`, and the executor leaves it out of Serve).
+    """
     apps = []
     for app in service.spec.applications:
         entry = copy.deepcopy(app)
         entry["name"] = app_name(service, app)
         entry["route_prefix"] = route_prefix(service, app)
+        args = entry.get("args")
+        model = args.get("model") if isinstance(args, dict) else None
+        if isinstance(args, dict) and isinstance(model, str) and model.startswith(JOB_MODEL_PREFIX):
+            resolved = (checkpoints or {}).get(model.removeprefix(JOB_MODEL_PREFIX))
+            if resolved:
+                args["model"] = resolved
         apps.append(entry)
     return apps
 
@@ -113,6 +136,8 @@ class ServiceObservation:
     apps: dict[str, ServeApplicationState] = field(default_factory=dict)
     invalid: str | None = None
     """Why Serve would refuse the service's applications (checked against Serve's schema)."""
+    missing_models: tuple[str, ...] = ()
+    """`job:<name>` models whose job has no checkpoint yet."""
 
 
 def plan_service(service: ParkService, observed: ServiceObservation) -> Plan:
@@ -128,6 +153,10 @@ def plan_service(service: ParkService, observed: ServiceObservation) -> Plan:
             failed.append(RecordEvent("Warning", "InvalidApplication", observed.invalid))
         failed += _status(service, phase="Failed", message=observed.invalid)
         return Plan(tuple(failed))  # a spec change (new generation) reconciles it again
+    if observed.missing_models:
+        jobs = ", ".join(observed.missing_models)
+        message = f"waiting for ParkJob {jobs} to write a checkpoint to serve"
+        return Plan(_status(service, phase="Pending", message=message), requeue_after=OBSERVE_EVERY_S)
     if observed.cluster is None:
         message = f"waiting for ParkCluster {service.spec.cluster} to run"
         return Plan(_status(service, phase="Pending", message=message), requeue_after=OBSERVE_EVERY_S)

@@ -14,6 +14,7 @@ from park.control.reconcile.service import (
     SERVICE_FINALIZER,
     ServiceObservation,
     estimated_deployments,
+    model_jobs,
     plan_service,
     serve_applications,
 )
@@ -179,3 +180,17 @@ def test_each_wanted_replica_is_a_workload_and_granted_ones_are_admitted() -> No
     }
     assert parse_replica_id(workloads[2].id) == ("default/chat", "llm/decode")
     assert parse_replica_id(workloads[2].id.replace("@", "/")) is None  # type: ignore[arg-type]
+
+
+def test_a_job_model_is_resolved_from_the_jobs_checkpoint_or_waits_for_it() -> None:
+    app = {**APP, "args": {"model": "job:charlm", "mode": "monolithic"}}
+    spec = service().spec.model_copy(update={"applications": [app]})
+    trained = service().model_copy(update={"spec": spec})
+    assert model_jobs(trained) == {"charlm"}
+    (entry,) = serve_applications(trained, {"charlm": "/ckpt/step-400"})
+    assert entry["args"] == {"model": "/ckpt/step-400", "mode": "monolithic"}
+    assert app["args"]["model"] == "job:charlm", "the spec is not modified"
+    plan = plan_service(trained, ServiceObservation(cluster=HANDLE, missing_models=("charlm",)))
+    (status,) = statuses(plan.actions)
+    assert status.phase == "Pending"
+    assert status.message == "waiting for ParkJob charlm to write a checkpoint to serve"
