@@ -23,6 +23,8 @@ class TrainParams(BaseModel):
     n_head: int = Field(4, ge=1)
     d_model: int = Field(128, ge=1)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    n_expert: int = Field(0, ge=0, description="experts per block (mixture of experts); 0: a dense MLP")
+    expert_top_k: int = Field(2, ge=1, description="experts each token is routed to, when n_expert > 0")
     # optimisation
     steps: int = Field(500, ge=1)
     batch_size: int = Field(32, ge=1, description="sequences per worker and step")
@@ -57,4 +59,6 @@ class TrainParams(BaseModel):
             n_head=self.n_head,
             d_model=self.d_model,
             dropout=self.dropout,
+            n_expert=self.n_expert,
+            expert_top_k=self.expert_top_k,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -148,3 +149,11 @@ def test_ray_restoring_a_restarted_worker_group_wins_over_the_attempt_start(tmp_
     assert run.start_step == 10
     assert run.restored_from == str(at_ten)
     assert setup.context.read_report()["resumedFrom"] == str(at_ten)
+
+
+def test_a_mixture_of_experts_model_trains_and_checkpoints(tmp_path: Path) -> None:
+    run, _ = _run(tmp_path, n_expert=4, expert_top_k=2, steps=30, lr=1e-2)
+    final = load_charlm(tmp_path / "run" / checkpoint_dir_name(30))
+    assert (final.config.n_expert, final.config.expert_top_k) == (4, 2)
+    assert any(".moe.experts.3." in key for key in final.model.state_dict())
+    assert run.loss < 0.8 * math.log(len(VOCAB))  # it learned, through the gate and the experts
