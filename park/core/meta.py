@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 API_GROUP = "park.dev"
@@ -37,7 +37,18 @@ def check_labels(labels: dict[str, str]) -> dict[str, str]:
     return labels
 
 
-DnsLabel = Annotated[str, AfterValidator(check_dns_label)]
+DnsLabel = Annotated[
+    str,
+    AfterValidator(check_dns_label),
+    WithJsonSchema({"type": "string", "maxLength": 63, "pattern": _DNS_LABEL.pattern}),
+]
+
+
+def kubernetes_rules(*rules: tuple[str, str]) -> dict[str, Any]:
+    """CEL rules (rule, message) for a model's generated CRD schema, mirroring its model validator."""
+    return {"x-kubernetes-validations": [{"rule": rule, "message": message} for rule, message in rules]}
+
+
 Labels = Annotated[dict[str, str], AfterValidator(check_labels)]
 
 

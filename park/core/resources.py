@@ -10,12 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from park.core.meta import BaseStatus, DnsLabel, ObjectMeta, ParkModel, check_dns_label
+from park.core.meta import BaseStatus, DnsLabel, ObjectMeta, ParkModel, check_dns_label, kubernetes_rules
 from park.core.quantities import normalize_quantity, parse_quantity
 
-Quantity = Annotated[str, BeforeValidator(normalize_quantity)]
+# Kubernetes spells quantities as int-or-string ("500m", "1Gi", 2); Park also takes 0.5 as a number.
+Quantity = Annotated[
+    str,
+    BeforeValidator(normalize_quantity),
+    WithJsonSchema({"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]}),
+]
 
 
 class ComputeResources(ParkModel):
@@ -43,6 +48,16 @@ class HeadSpec(ParkModel):
 
 
 class WorkerGroupSpec(ParkModel):
+    model_config = ConfigDict(
+        json_schema_extra=kubernetes_rules(
+            (
+                "!has(self.maxReplicas) || "
+                "self.maxReplicas >= (has(self.minReplicas) ? self.minReplicas : 0)",
+                "maxReplicas must be >= minReplicas",
+            )
+        )
+    )
+
     name: DnsLabel
     replicas: int = Field(1, ge=0)
     min_replicas: int = Field(0, ge=0)
@@ -58,7 +73,11 @@ class WorkerGroupSpec(ParkModel):
 
 class ParkClusterSpec(ParkModel):
     head: HeadSpec = Field(default_factory=HeadSpec)
-    worker_groups: list[WorkerGroupSpec] = Field(default_factory=list)
+    worker_groups: list[WorkerGroupSpec] = Field(
+        default_factory=list,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
 
     @model_validator(mode="after")
     def _unique_groups(self) -> ParkClusterSpec:
@@ -137,6 +156,15 @@ class CheckpointPolicy(ParkModel):
 
 
 class ParkJobSpec(ParkModel):
+    model_config = ConfigDict(
+        json_schema_extra=kubernetes_rules(
+            (
+                "has(self.entrypoint) != has(self.workload)",
+                "give exactly one of entrypoint (a command) or workload (a built-in by name)",
+            )
+        )
+    )
+
     entrypoint: str | None = Field(None, min_length=1)
     workload: WorkloadRef | None = None
     checkpoint: CheckpointPolicy = Field(default_factory=CheckpointPolicy)
@@ -210,7 +238,16 @@ class ParkServiceSpec(ParkModel):
     leaves the rest to Serve, whose complaints come back as the service's status message.
     """
 
-    applications: list[dict[str, Any]] = Field(min_length=1)
+    model_config = ConfigDict(
+        json_schema_extra=kubernetes_rules(
+            (
+                "self.applications.all(a, has(a.import_path))",
+                "applications[].import_path is required (module.path:application_or_builder)",
+            )
+        )
+    )
+
+    applications: list[dict[str, Any]] = Field(min_length=1, max_length=64)
     cluster: DnsLabel = "default"
     queue: DnsLabel = "default"
     priority: int = 0

@@ -1,0 +1,1 @@
+"""The Kubernetes operator: Park resources as custom resources, driven onto KubeRay."""
