@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import httpx
+import openai
 import pytest
+import torch
 
 from park.core.resources import ParkJob, ParkService
+from park.workloads.models.charlm import CharLM, CharLMConfig, CharVocab, save_charlm
 from tests.integration.conftest import REPO, ParkUp, wait_for
 
 pytestmark = pytest.mark.integration
@@ -137,3 +141,36 @@ def test_a_service_serve_refuses_fails_with_one_line(park_up: ParkUp) -> None:
     assert "max_ongoing_requests" in (failed.status.message or "")
     assert "\n" not in (failed.status.message or "")
     assert park_up.cli("delete", "service", "broken").returncode == 0
+
+
+def test_the_llm_app_serves_openai_clients_through_a_parkservice(park_up: ParkUp, tmp_path: Path) -> None:
+    vocab = CharVocab("abcdefghijklmnopqrstuvwxyz .,\n")
+    torch.manual_seed(0)
+    model = CharLM(CharLMConfig(vocab_size=len(vocab), block_size=64, n_layer=2, n_head=4, d_model=32))
+    save_charlm(tmp_path / "tiny", model, vocab)
+    service_yaml = f"""
+apiVersion: park.dev/v1alpha1
+kind: ParkService
+metadata: {{name: chat}}
+spec:
+  priority: 100
+  applications:
+  - name: llm
+    import_path: park.workloads.serve.app:build
+    args: {{model: {tmp_path / "tiny"}, served_model_name: tiny}}
+    deployments:
+    - {{name: prefill, ray_actor_options: {{num_cpus: 0.5}}}}
+    - {{name: decode, ray_actor_options: {{num_cpus: 0.5}}}}
+"""
+    assert park_up.cli("apply", "-f", "-", stdin=service_yaml).returncode == 0
+    running = park_up.wait_phase("ParkService", "default", "chat", {"Running", "Failed"}, timeout=240)
+    assert running.status.phase == "Running", running.status.message
+    (endpoint,) = running.status.endpoints
+    client = openai.OpenAI(base_url=f"{endpoint}/v1", api_key="unused", max_retries=0, timeout=60)
+    prompt = "the quick brown"
+    completion = client.completions.create(model="tiny", prompt=prompt, max_tokens=8, temperature=0)
+    assert len(completion.choices[0].text) == 8
+    stream = client.completions.create(model="tiny", prompt=prompt, max_tokens=8, temperature=0, stream=True)
+    streamed = "".join(chunk.choices[0].text for chunk in stream if chunk.choices)
+    assert streamed == completion.choices[0].text, "greedy: streaming and not streaming agree"
+    assert park_up.cli("delete", "service", "chat").returncode == 0
