@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from park.core.errors import InvalidError
@@ -113,3 +115,11 @@ def test_kinds_answer_to_every_spelling(spelling: str) -> None:
 def test_unknown_kind_lists_the_known_ones() -> None:
     with pytest.raises(InvalidError, match="known kinds: clusters, jobs, services, queues, priorityclasses"):
         kind_info("pods")
+
+
+def test_every_example_parses() -> None:
+    examples = Path(__file__).resolve().parents[3] / "examples"
+    files = sorted(examples.rglob("*.yaml"))
+    assert len(files) >= 7
+    for path in files:
+        assert load_documents(path.read_text(), source=str(path)), path
