@@ -38,6 +38,9 @@ class ServeArgs(BaseModel):
     prefix_block_tokens: int = Field(16, ge=1, description="prefix-cache and router block size")
     imbalance_threshold: int = Field(4, ge=0, description="queue-length lead that overrides prefix affinity")
     torch_threads: int = Field(1, ge=1, description="torch threads (and CPUs reserved) per model replica")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: CUDA when the replica reserved a GPU (ray_actor_options.num_gpus)"
+    )
     first_token_timeout_s: float = Field(60.0, gt=0, description="prefill + first token, per attempt")
     token_timeout_s: float = Field(30.0, gt=0, description="the longest wait for any later token")
     request_timeout_s: float = Field(300.0, gt=0, description="a whole non-streamed completion")
@@ -74,6 +77,14 @@ class ServeArgs(BaseModel):
     @property
     def model_dir(self) -> Path:
         return Path(self.model)
+
+    def torch_device(self) -> str:
+        """Where model replicas put the weights; Ray hides GPUs from replicas that reserved none."""
+        if self.device != "auto":
+            return self.device
+        import torch  # noqa: PLC0415 - args stay importable without torch (the control plane validates them)
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
 
     @property
     def model_name(self) -> str:

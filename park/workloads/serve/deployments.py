@@ -59,7 +59,7 @@ class _EngineReplica:
     def __init__(self, args: ServeArgs, *, dispatch: ExpertDispatch | None = None) -> None:
         torch.set_num_threads(args.torch_threads)
         self.args = args
-        self.engine = CharLMEngine.load(args.model_dir, dispatch=dispatch)
+        self.engine = CharLMEngine.load(args.model_dir, dispatch=dispatch, map_location=args.torch_device())
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="park-engine")
         self.prefix_cache = (
             PrefixCache(args.prefix_cache_tokens, args.prefix_block_tokens)

@@ -25,7 +25,8 @@ class ExpertServer:
     def __init__(self, args: ServeArgs, expert: int) -> None:
         torch.set_num_threads(args.torch_threads)
         self._expert = expert
-        self._module = load_expert(args.model_dir, expert)
+        self._device = args.torch_device()
+        self._module = load_expert(args.model_dir, expert, map_location=self._device)
         self._calls = 0
         self._rows = 0
 
@@ -35,8 +36,9 @@ class ExpertServer:
         self._rows += len(rows)
         with torch.inference_mode():
             # Ray hands numpy arguments over read-only and zero-copy; torch wants a writable array.
-            output: Tensor = self._module(layer, torch.from_numpy(np.array(rows, dtype=np.float32)))
-        return output.numpy()
+            hidden = torch.from_numpy(np.array(rows, dtype=np.float32)).to(self._device)
+            output: Tensor = self._module(layer, hidden)
+        return output.cpu().numpy()
 
     def stats(self) -> dict[str, int]:
         return {"expert": self._expert, "calls": self._calls, "rows": self._rows}
