@@ -231,6 +231,24 @@ class Admission(ParkModel):
 # ---------------------------------------------------------------- ParkService
 
 
+# What the API server checks of the Serve entries (the rest is Serve's schema, checked before deploying).
+_SERVE_APPLICATIONS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": 64,
+    "items": {
+        "type": "object",
+        "required": ["import_path"],
+        "properties": {
+            "import_path": {"type": "string", "minLength": 1},
+            "name": {"type": "string", "maxLength": 63, "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+            "route_prefix": {"type": "string", "pattern": "^/"},
+        },
+        "x-kubernetes-preserve-unknown-fields": True,
+    },
+}
+
+
 class ParkServiceSpec(ParkModel):
     """A set of Ray Serve applications; each entry follows Ray Serve's config-file schema (snake_case).
 
@@ -238,16 +256,9 @@ class ParkServiceSpec(ParkModel):
     leaves the rest to Serve, whose complaints come back as the service's status message.
     """
 
-    model_config = ConfigDict(
-        json_schema_extra=kubernetes_rules(
-            (
-                "self.applications.all(a, has(a.import_path))",
-                "applications[].import_path is required (module.path:application_or_builder)",
-            )
-        )
+    applications: Annotated[list[dict[str, Any]], WithJsonSchema(_SERVE_APPLICATIONS_SCHEMA)] = Field(
+        min_length=1, max_length=64
     )
-
-    applications: list[dict[str, Any]] = Field(min_length=1, max_length=64)
     cluster: DnsLabel = "default"
     queue: DnsLabel = "default"
     priority: int = 0

@@ -77,14 +77,14 @@ def crd(info: KindInfo) -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{_plural(info)}.{API_GROUP}"},
+        "metadata": {"name": f"{plural(info)}.{API_GROUP}"},
         "spec": {
             "group": API_GROUP,
             "scope": "Namespaced" if info.namespaced else "Cluster",
             "names": {
                 "kind": info.kind,
                 "listKind": f"{info.kind}List",
-                "plural": _plural(info),
+                "plural": plural(info),
                 "singular": info.kind.lower(),
                 "shortNames": [name for name in info.short_names if not name.startswith("park")],
                 "categories": [CATEGORY],
@@ -120,7 +120,7 @@ def all_crds() -> list[dict[str, Any]]:
     return [crd(info) for info in KINDS.values()]
 
 
-def _plural(info: KindInfo) -> str:
+def plural(info: KindInfo) -> str:
     """Kubernetes plurals carry the `park` prefix (`parkjobs`), so they never clash with core kinds."""
     return f"{info.kind.lower()}s" if not info.kind.endswith("s") else f"{info.kind.lower()}es"
 
@@ -156,16 +156,9 @@ def structural(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str,
     out: dict[str, Any] = {k: v for k, v in node.items() if k not in _DROPPED_KEYS}
     if "const" in out:
         out["enum"] = [out.pop("const")]
+    _openapi_bounds(out)
     if out.get("type") == "object" or "properties" in node:
-        out["type"] = "object"
-        if "properties" in node:
-            out["properties"] = {k: structural(v, definitions) for k, v in node["properties"].items()}
-        else:
-            values = node.get("additionalProperties")
-            if isinstance(values, dict) and values:
-                out["additionalProperties"] = structural(values, definitions)
-            else:
-                out["x-kubernetes-preserve-unknown-fields"] = True
+        _object(node, out, definitions)
     elif out.get("type") == "array":
         out["items"] = structural(node.get("items") or {}, definitions)
     elif "type" not in out and "enum" not in out:
@@ -173,6 +166,29 @@ def structural(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str,
     if "enum" in out and "type" not in out:
         out["type"] = _enum_type(out["enum"])
     return out
+
+
+def _object(node: dict[str, Any], out: dict[str, Any], definitions: dict[str, Any]) -> None:
+    out["type"] = "object"
+    if "properties" in node:
+        out["properties"] = {k: structural(v, definitions) for k, v in node["properties"].items()}
+        if node.get("x-kubernetes-preserve-unknown-fields"):
+            out["x-kubernetes-preserve-unknown-fields"] = True
+        return
+    values = node.get("additionalProperties")
+    if isinstance(values, dict) and values:
+        out["additionalProperties"] = structural(values, definitions)
+    else:
+        out["x-kubernetes-preserve-unknown-fields"] = True
+
+
+def _openapi_bounds(out: dict[str, Any]) -> None:
+    """JSON Schema 2020's numeric `exclusiveMinimum` → OpenAPI 3.0's `minimum` + boolean flag."""
+    for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        value = out.get(bound)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[limit] = value
+            out[bound] = True
 
 
 def _any_of(node: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
