@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterator
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,6 +25,14 @@ class ApplyResult:
     action: Literal["created", "configured", "unchanged"]
 
 
+@dataclass(frozen=True)
+class Listing:
+    """A list and the resourceVersion it was read at: a watch from there misses nothing, repeats nothing."""
+
+    items: list[AnyResource]
+    resource_version: int
+
+
 def _raise_for(response: httpx.Response) -> None:
     if response.is_success:
         return
@@ -38,8 +49,15 @@ class ParkClient:
         self.server = server.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout)
+        self._streams: set[httpx.Response] = set()
+        self._streams_lock = threading.Lock()
 
     def close(self) -> None:
+        """Close the client; a watch or log stream blocked reading in another thread ends at once."""
+        with self._streams_lock:
+            streams = list(self._streams)
+        for response in streams:
+            _interrupt(response)
         self._http.close()
 
     def __enter__(self) -> ParkClient:
@@ -71,12 +89,37 @@ class ParkClient:
         result: dict[str, Any] = self._request("GET", "/version").json()
         return result
 
+    def health(self) -> dict[str, str]:
+        """`/healthz` and `/readyz` as words ("ok", "ready", "starting"): a 503 is an answer, not an error."""
+        answers = {}
+        for probe in ("healthz", "readyz"):
+            try:
+                response = self._http.get(f"/{probe}")
+            except httpx.TransportError as exc:
+                raise ApiUnavailableError(f"cannot reach the Park API at {self.server} ({exc})") from exc
+            try:
+                answers[probe] = str(response.json().get("status", response.status_code))
+            except json.JSONDecodeError:
+                answers[probe] = f"HTTP {response.status_code}"
+        return answers
+
+    def kinds(self) -> list[dict[str, Any]]:
+        """The kinds the server serves (its discovery document), which may differ from this client's."""
+        resources: list[dict[str, Any]] = self._request("GET", "/v1").json()["resources"]
+        return resources
+
     def list_objects(
         self, kind: str, *, namespace: str | None = None, selector: str | None = None
     ) -> list[AnyResource]:
         params = {"labelSelector": selector} if selector else {}
         body = self._request("GET", self.path(kind_info(kind), namespace), params=params).json()
         return [parse_resource(item) for item in body["items"]]
+
+    def list_with_version(self, kind: str, *, namespace: str | None = None) -> Listing:
+        body = self._request("GET", self.path(kind_info(kind), namespace)).json()
+        return Listing(
+            [parse_resource(item) for item in body["items"]], int(body["metadata"]["resourceVersion"])
+        )
 
     def resource_version(self) -> int:
         """The store's current resourceVersion: watch from here to see only what happens next."""
@@ -102,6 +145,12 @@ class ParkClient:
         items: list[dict[str, Any]] = self._request(
             "GET", self.path(kind_info(kind), namespace, name) + "/events"
         ).json()["items"]
+        return items
+
+    def all_events(self, *, namespace: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        """The newest events of every object, oldest first, each naming its object's kind and name."""
+        params: dict[str, Any] = {"limit": limit, **({"namespace": namespace} if namespace else {})}
+        items: list[dict[str, Any]] = self._request("GET", "/v1/events", params=params).json()["items"]
         return items
 
     def apply(self, obj: AnyResource, *, attempts: int = 5) -> ApplyResult:
@@ -151,19 +200,29 @@ class ParkClient:
         yield from self._stream(path, params={"follow": "true"}, lines=False)
 
     def watch(
-        self, *, resource_version: int | None = None, kinds: str | None = None
+        self,
+        *,
+        resource_version: int | None = None,
+        kinds: str | None = None,
+        on_open: Callable[[], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Yield `{"type", "object"}` for each change; runs until the server closes the stream."""
+        """Yield `{"type", "object"}` for each change; runs until the server closes the stream.
+
+        `on_open` is called once the server has accepted the watch, before any change arrives: a
+        quiet stream yields nothing for a long time, and a caller may want to know it is connected.
+        """
         params: dict[str, Any] = {}
         if resource_version is not None:
             params["resourceVersion"] = resource_version
         if kinds:
             params["kinds"] = kinds
-        for line in self._stream("/v1/watch", params=params, lines=True):
+        for line in self._stream("/v1/watch", params=params, lines=True, on_open=on_open):
             if line.startswith("data: "):
                 yield json.loads(line[6:])
 
-    def _stream(self, path: str, *, params: dict[str, Any], lines: bool) -> Iterator[str]:
+    def _stream(
+        self, path: str, *, params: dict[str, Any], lines: bool, on_open: Callable[[], None] | None = None
+    ) -> Iterator[str]:
         try:
             with self._http.stream(
                 "GET", path, params=params, timeout=httpx.Timeout(30.0, read=None)
@@ -171,9 +230,26 @@ class ParkClient:
                 if not response.is_success:
                     response.read()
                     _raise_for(response)
-                yield from (response.iter_lines() if lines else response.iter_text())
+                with self._streams_lock:
+                    self._streams.add(response)
+                if on_open is not None:
+                    on_open()
+                try:
+                    yield from (response.iter_lines() if lines else response.iter_text())
+                finally:
+                    with self._streams_lock:
+                        self._streams.discard(response)
         except httpx.TransportError as exc:
             raise ApiUnavailableError(f"lost the Park API at {self.server} ({exc})") from exc
+
+
+def _interrupt(response: httpx.Response) -> None:
+    """Shut the stream's socket down: closing it alone does not wake a thread blocked in recv()."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def connect(settings: Settings) -> ParkClient:

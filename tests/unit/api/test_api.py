@@ -191,3 +191,34 @@ def test_openapi_describes_the_api(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "/v1/namespaces/{namespace}/{plural}/{name}" in paths
     assert "/v1/watch" in paths
+
+
+def test_discovery_lists_the_kinds_this_server_serves(client: TestClient) -> None:
+    body = client.get("/v1").json()
+    kinds = {entry["kind"]: entry for entry in body["resources"]}
+    assert set(kinds) == {"ParkJob", "ParkCluster", "ParkService", "ParkQueue", "ParkPriorityClass"}
+    assert kinds["ParkQueue"] == {
+        "kind": "ParkQueue",
+        "plural": "queues",
+        "singular": "queue",
+        "shortNames": ["pq", "parkqueue", "parkqueues"],
+        "namespaced": False,
+    }
+    assert client.get("/v1", headers={"Authorization": ""}).status_code == 401
+
+
+def test_the_event_feed_holds_every_objects_newest_events(client: TestClient, store: SQLiteStore) -> None:
+    for name in ("a", "b"):
+        client.post(JOBS, json=job(name))
+    for name, reason in (("a", "Submitted"), ("b", "Submitted"), ("a", "Succeeded")):
+        store.record_event(store.get("ParkJob", "default", name), type="Normal", reason=reason, message=name)
+    items = client.get("/v1/events").json()["items"]
+    assert [(e["name"], e["reason"]) for e in items] == [
+        ("a", "Submitted"),
+        ("b", "Submitted"),
+        ("a", "Succeeded"),
+    ]
+    assert items[0]["kind"] == "ParkJob" and items[0]["namespace"] == "default"
+    newest = client.get("/v1/events", params={"limit": 1}).json()["items"]
+    assert [(e["name"], e["reason"]) for e in newest] == [("a", "Succeeded")]
+    assert client.get("/v1/events", params={"namespace": "other"}).json()["items"] == []
