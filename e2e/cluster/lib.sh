@@ -1,0 +1,45 @@
+# Shared settings of e2e/cluster/{up,down,smoke.sh}. Sourced, not run.
+# shellcheck shell=bash
+
+E2E_HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE="${PARK_K8S_CACHE:-$HOME/.cache/park/k8s}"
+BIN="$CACHE/bin"
+STATE="${PARK_E2E_DIR:-$HOME/.cache/park/e2e}"
+PKI="$STATE/pki"
+LOGS="$STATE/logs"
+PIDS="$STATE/pids"
+KUBECONFIG_ADMIN="$STATE/kubeconfig"
+
+# Every listener is on 127.0.0.1; ports are PARK_E2E_PORT_BASE + a fixed offset
+# so that two clusters (two state dirs) can run side by side.
+PORT_BASE="${PARK_E2E_PORT_BASE:-16400}"
+ETCD_PORT=$((PORT_BASE + 79))       # 16479 etcd clients (plain http, loopback)
+ETCD_PEER_PORT=$((PORT_BASE + 80))  # 16480 etcd peers
+API_PORT=$((PORT_BASE + 43))        # 16443 kube-apiserver (https)
+KCM_PORT=$((PORT_BASE + 57))        # 16457 kube-controller-manager (https healthz)
+SCHED_PORT=$((PORT_BASE + 59))      # 16459 kube-scheduler (https healthz)
+KWOK_PORT=$((PORT_BASE + 50))       # 16450 kwok server
+KR_METRICS_PORT=$((PORT_BASE + 81)) # 16481 KubeRay metrics
+KR_PROBE_PORT=$((PORT_BASE + 82))   # 16482 KubeRay healthz/readyz
+
+# Start order (`down` stops the apiserver clients, then the apiserver, then etcd).
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kuberay-operator)
+
+log() { echo "[e2e $(date +%H:%M:%S)] $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# pid_of NAME -> prints the PID recorded for NAME when that process is still
+# the binary we started (guards against PID reuse); returns 1 otherwise.
+pid_of() {
+  local f="$PIDS/$1.pid" pid exe want
+  [[ -f $f ]] || return 1
+  { read -r pid; read -r want; } <"$f" || true
+  [[ -n ${pid:-} && -n ${want:-} ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
+  exe="${exe% (deleted)}"
+  [[ $exe == "$want" ]] || return 1
+  echo "$pid"
+}
+
+kubectl_() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
