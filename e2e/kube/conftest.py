@@ -19,22 +19,27 @@ REPO = Path(__file__).resolve().parents[2]
 UP = REPO / "e2e" / "cluster" / "up"
 
 
-def _kubeconfig() -> Path:
+def _up() -> tuple[Path, bool]:
+    """(kubeconfig, whether this call started anything): a first build takes ~20 minutes."""
     result = subprocess.run([str(UP)], capture_output=True, text=True, timeout=3600, check=False)
     if result.returncode != 0:
         raise AssertionError(f"e2e/cluster/up failed: {result.stderr[-3000:]}")
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("export KUBECONFIG="), last
-    return Path(last.removeprefix("export KUBECONFIG="))
+    started = ": started (pid" in result.stdout + result.stderr
+    return Path(last.removeprefix("export KUBECONFIG=")), started
 
 
 @pytest.fixture(scope="session")
-def kubeconfig() -> Path:
-    path = _kubeconfig()
+def kubeconfig() -> Iterator[Path]:
+    """The cluster, started if needed and stopped again at the end if this session started it."""
+    path, started = _up()
     kubectl(path, "apply", "--server-side", "--force-conflicts", "-f", str(REPO / "manifests" / "crds"))
     crds = [f"crd/{name.removesuffix('.yaml')}.park.dev" for name in rendered_crds()]
     kubectl(path, "wait", "--for=condition=Established", *crds, "--timeout=60s")
-    return path
+    yield path
+    if started and not os.environ.get("PARK_E2E_KEEP"):
+        subprocess.run([str(UP.with_name("down"))], capture_output=True, timeout=120, check=False)
 
 
 def kubectl(
