@@ -1,0 +1,207 @@
+"""Park objects → KubeRay objects (`ray.io/v1`): pure functions, so every mapping is unit-tested.
+
+A ParkCluster becomes a RayCluster; a ParkJob a RayJob that brings its own cluster (so suspending it,
+Kueue's lever, frees the capacity: KubeRay deletes the cluster); a ParkService a RayService whose
+`serveConfigV2` is the service's Serve applications. Ray sees CPUs, memory and GPUs from the pods'
+limits, so limits carry the resources (`nvidia.com/gpu` for GPUs) and requests equal limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import yaml
+
+from park.control.reconcile.service import serve_applications
+from park.control.reconcile.submission import contract_env, job_paths
+from park.core.resources import (
+    AnyResource,
+    ComputeResources,
+    HeadSpec,
+    ParkClusterSpec,
+    ParkJob,
+    ParkService,
+    WorkerGroupSpec,
+)
+
+RAY_API_VERSION = "ray.io/v1"
+GPU_RESOURCE = "nvidia.com/gpu"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "park-operator"
+OWNER_KIND = "park.dev/owner-kind"
+OWNER_NAME = "park.dev/owner-name"
+ATTEMPT = "park.dev/attempt"
+SPEC_HASH = "park.dev/spec-hash"
+GANG_GROUP = "gang"
+HEAD_PORTS = (("gcs-server", 6379), ("dashboard", 8265), ("client", 10001), ("serve", 8000))
+
+
+def container_resources(resources: ComputeResources) -> dict[str, Any]:
+    """Pod limits (= requests) for one Ray node; Ray derives its logical CPUs/GPUs/memory from them."""
+    limits: dict[str, Any] = {}
+    if resources.cpu is not None:
+        limits["cpu"] = resources.cpu
+    if resources.memory is not None:
+        limits["memory"] = resources.memory
+    if resources.gpu:
+        limits[GPU_RESOURCE] = resources.gpu
+    return {"limits": dict(limits), "requests": dict(limits)} if limits else {}
+
+
+def ray_start_params(resources: ComputeResources, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Custom resources and the accelerator type travel to `ray start --resources` as JSON."""
+    params = dict(extra or {})
+    custom = dict(resources.custom)
+    if resources.accelerator and resources.gpu:
+        custom[f"accelerator_type:{resources.accelerator}"] = 1.0
+    if custom:
+        params["resources"] = json.dumps(custom, sort_keys=True)
+    return params
+
+
+def _pod_template(container: str, image: str, resources: ComputeResources, head: bool) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": container, "image": image}
+    if head:
+        spec["ports"] = [{"name": name, "containerPort": port} for name, port in HEAD_PORTS]
+    spec.update({"resources": container_resources(resources)} if container_resources(resources) else {})
+    return {"spec": {"containers": [spec]}}
+
+
+def ray_cluster_spec(spec: ParkClusterSpec, *, image: str, ray_version: str) -> dict[str, Any]:
+    """The RayCluster spec (also a RayJob's `rayClusterSpec`, a RayService's `rayClusterConfig`)."""
+    head = spec.head
+    return {
+        "rayVersion": ray_version,
+        "headGroupSpec": {
+            "rayStartParams": ray_start_params(
+                head.resources,
+                {"dashboard-host": "0.0.0.0", **head.ray_start_params},  # noqa: S104 (in-pod: Services reach it)
+            ),
+            "template": _pod_template("ray-head", image, head.resources, head=True),
+        },
+        "workerGroupSpecs": [
+            {
+                "groupName": group.name,
+                "replicas": group.replicas,
+                "minReplicas": min(group.min_replicas, group.replicas),
+                "maxReplicas": max(
+                    group.max_replicas if group.max_replicas is not None else 0, group.replicas
+                ),
+                "rayStartParams": ray_start_params(group.resources),
+                "template": _pod_template("ray-worker", image, group.resources, head=False),
+            }
+            for group in spec.worker_groups
+        ],
+    }
+
+
+def owner_reference(owner: AnyResource) -> dict[str, Any]:
+    """Deleting the Park object deletes what it made (the garbage collector follows this reference)."""
+    return {
+        "apiVersion": owner.api_version,
+        "kind": owner.kind,
+        "name": owner.metadata.name,
+        "uid": owner.metadata.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def spec_hash(spec: dict[str, Any]) -> str:
+    """What the child was last written from; the handler rewrites the spec only when this changes."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def child_object(
+    kind: str, owner: AnyResource, spec: dict[str, Any], annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "apiVersion": RAY_API_VERSION,
+        "kind": kind,
+        "metadata": {
+            "name": owner.metadata.name,
+            "namespace": owner.metadata.namespace,
+            "labels": {MANAGED_BY: MANAGER, OWNER_KIND: owner.kind, OWNER_NAME: owner.metadata.name},
+            "annotations": {SPEC_HASH: spec_hash(spec), **(annotations or {})},
+            "ownerReferences": [owner_reference(owner)],
+        },
+        "spec": spec,
+    }
+
+
+def job_cluster_spec(job: ParkJob, template: ParkClusterSpec | None) -> ParkClusterSpec:
+    """The cluster a RayJob brings: the named ParkCluster's head, and workers sized like the admitted gang.
+
+    The scheduler charged the queue for `spec.resources` (replicas x perReplica), so that is exactly what
+    the job's pods ask for; without a gang the template's worker groups (or none) are used.
+    """
+    head = template.head if template is not None else HeadSpec()
+    if job.spec.resources is not None:
+        gang = job.spec.resources
+        workers = [
+            WorkerGroupSpec(
+                name=GANG_GROUP,
+                replicas=gang.replicas,
+                min_replicas=gang.replicas,
+                max_replicas=gang.replicas,
+                resources=gang.per_replica,
+            )
+        ]
+    else:
+        workers = list(template.worker_groups) if template is not None else []
+    return ParkClusterSpec(head=head, worker_groups=workers)
+
+
+def ray_job_spec(
+    job: ParkJob,
+    *,
+    attempt: int,
+    suspend: bool,
+    cluster: ParkClusterSpec,
+    image: str,
+    ray_version: str,
+    jobs_root: str,
+    submission_mode: str = "K8sJobMode",
+) -> dict[str, Any]:
+    """The RayJob spec; `suspend` is the scheduler's lever, the PARK_* contract tells the attempt."""
+    spec = job.spec
+    entrypoint = spec.entrypoint or f"python -m park.workloads.{spec.workload.name}"  # type: ignore[union-attr]
+    env = {
+        **dict(spec.runtime_env.get("env_vars") or {}),
+        **contract_env(job, attempt, job_paths(job, jobs_root)),
+    }
+    runtime_env = {**spec.runtime_env, "env_vars": env}
+    body: dict[str, Any] = {
+        "entrypoint": entrypoint,
+        "runtimeEnvYAML": yaml.safe_dump(runtime_env, sort_keys=True),
+        "shutdownAfterJobFinishes": True,
+        "suspend": suspend,
+        "submissionMode": submission_mode,
+        "backoffLimit": spec.retries,
+        "rayClusterSpec": ray_cluster_spec(cluster, image=image, ray_version=ray_version),
+        "metadata": {"park.dev/attempt": str(attempt)},
+    }
+    driver = spec.entrypoint_resources
+    if driver.cpu is not None:
+        body["entrypointNumCpus"] = driver.cpu
+    if driver.gpu is not None:
+        body["entrypointNumGpus"] = driver.gpu
+    if driver.custom:
+        body["entrypointResources"] = json.dumps(driver.custom, sort_keys=True)
+    return body
+
+
+def serve_config(service: ParkService) -> str:
+    """`serveConfigV2`: the service's Serve applications, named and routed as in embedded mode."""
+    return yaml.safe_dump({"applications": serve_applications(service)}, sort_keys=False)
+
+
+def ray_service_spec(
+    service: ParkService, *, cluster: ParkClusterSpec, image: str, ray_version: str
+) -> dict[str, Any]:
+    return {
+        "serveConfigV2": serve_config(service),
+        "rayClusterConfig": ray_cluster_spec(cluster, image=image, ray_version=ray_version),
+    }

@@ -1,0 +1,251 @@
+"""Level-triggered reconcilers: read the Park object and its KubeRay child, converge, mirror status.
+
+Every kopf handler (create, update, resume, any watch event of the Park object or of its child) calls
+the same function with the object's name, so a missed event, a crash mid-way or a second replica only
+repeats idempotent steps. Status writes carry the resourceVersion they were computed from; on 409 the
+whole pass runs again on a fresh read.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from park.control.reconcile.service import estimated_deployments, is_admitted, route_prefix
+from park.control.store import Store
+from park.control.store.interface import EventType
+from park.core.clock import Clock
+from park.core.errors import ConflictError, NotFoundError
+from park.core.resources import AnyResource, ParkCluster, ParkClusterSpec, ParkJob, ParkService
+from park.operator.children import ChildObjects
+from park.operator.kuberay import (
+    ATTEMPT,
+    SPEC_HASH,
+    child_object,
+    job_cluster_spec,
+    ray_cluster_spec,
+    ray_job_spec,
+    ray_service_spec,
+    spec_hash,
+)
+from park.operator.mirror import cluster_status, job_status, service_phase, service_status
+from park.operator.settings import OperatorSettings
+
+logger = logging.getLogger(__name__)
+CONFLICT_RETRIES = 5
+SERVE_PORT = 8000
+
+
+class Reconcilers:
+    def __init__(
+        self, *, store: Store, children: ChildObjects, settings: OperatorSettings, clock: Clock
+    ) -> None:
+        self._store = store
+        self._children = children
+        self._settings = settings
+        self._clock = clock
+
+    def reconcile(self, kind: str, namespace: str, name: str) -> None:
+        """Converge one Park object; a conflict means someone wrote first, so read again and redo."""
+        once = {"ParkCluster": self._cluster, "ParkJob": self._job, "ParkService": self._service}[kind]
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                obj = self._store.get(kind, namespace, name)
+            except NotFoundError:
+                return  # deleted: the garbage collector removes its children (owner references)
+            if obj.metadata.deletion_timestamp is not None:
+                return
+            try:
+                once(obj)
+                return
+            except ConflictError:
+                continue
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+        raise ConflictError(f"{kind} {namespace}/{name} kept changing during {CONFLICT_RETRIES} passes")
+
+    # ParkCluster → RayCluster
+
+    def _cluster(self, obj: AnyResource) -> None:
+        assert isinstance(obj, ParkCluster)
+        spec = ray_cluster_spec(
+            obj.spec, image=self._settings.ray_image, ray_version=self._settings.ray_version
+        )
+        ray = self._ensure(obj, "RayCluster", spec)
+        now = self._clock.now()
+        status = (
+            cluster_status(
+                obj.status,
+                ray.get("status"),
+                namespace=obj.metadata.namespace or "default",
+                generation=obj.metadata.generation,
+                now=now,
+            )
+            if ray is not None
+            else obj.status.model_copy(
+                update={"phase": "Pending", "message": "an older RayCluster of that name is being deleted"}
+            )
+        )
+        self._write_status(obj, status)
+
+    # ParkJob → RayJob (suspended while not admitted)
+
+    def _job(self, obj: AnyResource) -> None:
+        assert isinstance(obj, ParkJob)
+        job = obj
+        if job.status.phase in ("Succeeded", "Failed", "Stopped"):
+            return
+        namespace = job.metadata.namespace or "default"
+        admission = job.status.admission
+        admitted = admission is not None and admission.admitted and not job.spec.suspend
+        ray = self._children.get("RayJob", namespace, job.metadata.name)
+        if ray is not None and not _owned_by(ray, job):
+            self._write_status(
+                job, job.status.model_copy(update={"message": "an older RayJob is being deleted"})
+            )
+            return
+        attempt = int(((ray or {}).get("metadata", {}).get("annotations") or {}).get(ATTEMPT, "0"))
+        if ray is None:
+            attempt = 1 if admitted else 0
+            body = child_object(
+                "RayJob", job, self._job_spec(job, attempt, suspend=not admitted), {ATTEMPT: str(attempt)}
+            )
+            ray, created = self._children.create(body)
+            if created:
+                what = "running" if admitted else "suspended until the scheduler admits the job"
+                self._event(job, "Normal", "CreatedRayJob", f"created RayJob {job.metadata.name}, {what}")
+            attempt = int(ray["metadata"].get("annotations", {}).get(ATTEMPT, attempt))
+        elif admitted and ray["spec"].get("suspend"):
+            attempt += 1
+            resumed = job.model_copy(update={"status": job.status.model_copy(update={"attempt": attempt})})
+            spec = self._job_spec(resumed, attempt, suspend=False)
+            patch = {
+                "metadata": {
+                    "resourceVersion": ray["metadata"]["resourceVersion"],
+                    "annotations": {ATTEMPT: str(attempt), SPEC_HASH: spec_hash(spec)},
+                },
+                "spec": spec,
+            }
+            ray = self._children.patch("RayJob", namespace, job.metadata.name, patch)
+            resume = f" from {job.status.checkpoint}" if job.status.checkpoint else ""
+            self._event(job, "Normal", "Resumed", f"admitted: attempt {attempt} starts{resume}")
+        elif not admitted and not ray["spec"].get("suspend"):
+            patch = {
+                "metadata": {"resourceVersion": ray["metadata"]["resourceVersion"]},
+                "spec": {"suspend": True},
+            }
+            ray = self._children.patch("RayJob", namespace, job.metadata.name, patch)
+            why = admission.message if admission is not None else "spec.suspend"
+            self._event(job, "Warning", "Suspended", f"suspended the RayJob: {why or 'lost admission'}")
+        status = job_status(
+            job,
+            ray.get("status"),
+            attempt=attempt,
+            suspended=bool(ray["spec"].get("suspend")),
+            now=self._clock.now(),
+        )
+        self._write_status(job, status)
+
+    def _job_spec(self, job: ParkJob, attempt: int, *, suspend: bool) -> dict[str, Any]:
+        settings = self._settings
+        return ray_job_spec(
+            job,
+            attempt=attempt,
+            suspend=suspend,
+            cluster=job_cluster_spec(job, self._template(job.metadata.namespace, job.spec.cluster)),
+            image=settings.ray_image,
+            ray_version=settings.ray_version,
+            jobs_root=settings.jobs_root,
+            submission_mode=settings.submission_mode,
+        )
+
+    def _template(self, namespace: str | None, name: str) -> ParkClusterSpec | None:
+        """The ParkCluster a job or service names shapes its own Ray cluster (head, worker groups)."""
+        try:
+            cluster = self._store.get("ParkCluster", namespace, name)
+        except NotFoundError:
+            return None
+        return cluster.spec if isinstance(cluster, ParkCluster) else None
+
+    # ParkService → RayService (created once the scheduler granted its replicas)
+
+    def _service(self, obj: AnyResource) -> None:
+        assert isinstance(obj, ParkService)
+        service = obj
+        namespace = service.metadata.namespace or "default"
+        admitted = is_admitted(service)
+        ray: dict[str, Any] | None = None
+        if admitted:
+            template = self._template(namespace, service.spec.cluster) or ParkClusterSpec()
+            spec = ray_service_spec(
+                service,
+                cluster=template,
+                image=self._settings.ray_image,
+                ray_version=self._settings.ray_version,
+            )
+            ray = self._ensure(service, "RayService", spec)
+        phase, message = service_phase(admitted, (ray or {}).get("status"), estimate_written=True)
+        status = service_status(
+            service.status,
+            (ray or {}).get("status"),
+            phase=phase,
+            message=message,
+            endpoints=_serve_endpoints(service, namespace) if admitted else [],
+            generation=service.metadata.generation,
+            now=self._clock.now(),
+        )
+        if not status.deployments:
+            status = status.model_copy(update={"deployments": estimated_deployments(service)})
+        self._write_status(service, status)
+
+    # shared
+
+    def _ensure(self, owner: AnyResource, kind: str, spec: dict[str, Any]) -> dict[str, Any] | None:
+        """Create the child, or rewrite its spec when Park's desired spec changed; None: not ours (yet)."""
+        namespace = owner.metadata.namespace or "default"
+        ray = self._children.get(kind, namespace, owner.metadata.name)
+        if ray is None:
+            ray, created = self._children.create(child_object(kind, owner, spec))
+            if created:
+                self._event(owner, "Normal", f"Created{kind}", f"created {kind} {owner.metadata.name}")
+        if not _owned_by(ray, owner):
+            return None
+        if (ray["metadata"].get("annotations") or {}).get(SPEC_HASH) != spec_hash(spec):
+            patch = {
+                "metadata": {
+                    "resourceVersion": ray["metadata"]["resourceVersion"],
+                    "annotations": {SPEC_HASH: spec_hash(spec)},
+                },
+                "spec": spec,
+            }
+            ray = self._children.patch(kind, namespace, owner.metadata.name, patch)
+            self._event(
+                owner, "Normal", f"Updated{kind}", f"updated {kind} {owner.metadata.name} to the new spec"
+            )
+        return ray
+
+    def _write_status(self, obj: AnyResource, status: Any) -> None:
+        if status == obj.status:
+            return
+        updated = self._store.update_status(obj.model_copy(update={"status": status}))
+        if status.phase != obj.status.phase:
+            kind: EventType = "Warning" if status.phase in ("Failed", "Preempting") else "Normal"
+            self._event(updated, kind, str(status.phase), status.message or "")
+
+    def _event(self, obj: AnyResource, type: EventType, reason: str, message: str) -> None:
+        logger.info("%s: %s: %s", obj.key, reason, message)
+        self._store.record_event(obj, type=type, reason=reason, message=message)
+
+
+def _owned_by(child: dict[str, Any], owner: AnyResource) -> bool:
+    refs = child.get("metadata", {}).get("ownerReferences") or []
+    return any(ref.get("uid") == owner.metadata.uid for ref in refs)
+
+
+def _serve_endpoints(service: ParkService, namespace: str) -> list[str]:
+    """KubeRay's Serve Service for a RayService is `<name>-serve-svc`; apps route as in embedded mode."""
+    base = f"http://{service.metadata.name}-serve-svc.{namespace}.svc:{SERVE_PORT}"
+    return [base + route_prefix(service, app) for app in service.spec.applications]

@@ -1,0 +1,28 @@
+"""What the operator reads from `PARK_OPERATOR_*` variables (the Deployment sets them; tests pass them).
+
+Separate from `park.core.settings.Settings` because none of it means anything to `park up`.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_RAY_IMAGE = "rayproject/ray:2.60.0"
+
+
+class OperatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARK_OPERATOR_", extra="ignore")
+
+    ray_image: str = DEFAULT_RAY_IMAGE
+    """The image of every Ray head and worker pod (it must carry Ray 2.60 and, for workloads, park)."""
+    ray_version: str = "2.60.0"
+    jobs_root: str = "/var/lib/park/jobs"
+    """Where PARK_JOB_DIR lives inside the pods: mount shared storage there so checkpoints outlive a pod."""
+    submission_mode: str = "K8sJobMode"
+    """KubeRay's way to submit a RayJob's entrypoint: K8sJobMode (a submitter Job) or HTTPMode."""
+    lease_namespace: str = "default"
+    lease_name: str = "park-scheduler"
+    lease_seconds: float = Field(15.0, gt=1)
+    scheduler_min_runtime_seconds: float = Field(60.0, ge=0)
+    scheduler_aging_seconds: float = Field(300.0, gt=0)

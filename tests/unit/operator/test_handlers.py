@@ -1,0 +1,67 @@
+"""The kopf registry: every Park kind converges on create/update/resume, on any watch event (status
+changes such as the scheduler's admission included) and on its KubeRay child's events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from typer.testing import CliRunner
+
+from park.cli.main import app
+from park.operator.handlers import build_registry
+
+
+class Recorder:
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        self.fail = fail
+
+    def reconcile(self, kind: str, namespace: str, name: str) -> None:
+        self.calls.append((kind, namespace, name))
+        if self.fail:
+            raise RuntimeError("API server unavailable")
+
+
+def handlers(registry: Any, part: str) -> dict[str, Any]:
+    return {str(h.id): h for h in getattr(registry, part).get_all_handlers()}
+
+
+def test_each_kind_converges_on_changes_events_and_a_timer() -> None:
+    registry = build_registry(Recorder())  # type: ignore[arg-type]
+    changing = handlers(registry, "_changing")
+    for plural in ("parkclusters", "parkjobs", "parkservices"):
+        assert {f"create-{plural}", f"update-{plural}", f"resume-{plural}"} <= set(changing)
+        assert f"resync-{plural}" in handlers(registry, "_spawning")
+    assert not [h for h in changing.values() if h.reason is not None and "delete" in str(h.reason)], (
+        "no deletion handlers: kopf would add a finalizer, and owner references already cascade"
+    )
+
+
+def test_status_events_reconcile_the_object_and_child_events_its_owner() -> None:
+    recorder = Recorder()
+    watching = handlers(build_registry(recorder), "_watching")  # type: ignore[arg-type]
+    watching["event-parkjobs"].fn(name="train", namespace="ns", type="MODIFIED")
+    watching["event-parkjobs"].fn(name="gone", namespace="ns", type="DELETED")
+    mirror = watching["mirror-rayjobs"]
+    assert mirror.labels == {
+        "app.kubernetes.io/managed-by": "park-operator",
+        "park.dev/owner-kind": "ParkJob",
+    }
+    mirror.fn(labels={"park.dev/owner-name": "train"}, namespace="ns")
+    mirror.fn(labels={}, namespace="ns")
+    assert recorder.calls == [("ParkJob", "ns", "train"), ("ParkJob", "ns", "train")]
+
+
+def test_a_failing_event_handler_logs_instead_of_raising() -> None:
+    recorder = Recorder(fail=True)
+    watching = handlers(build_registry(recorder), "_watching")  # type: ignore[arg-type]
+    watching["event-parkclusters"].fn(name="c", namespace="ns", type="ADDED")
+    watching["mirror-rayclusters"].fn(labels={"park.dev/owner-name": "c"}, namespace="ns")
+    assert len(recorder.calls) == 2
+
+
+def test_park_operator_run_is_a_command() -> None:
+    result = CliRunner().invoke(app, ["operator", "run", "--help"])
+    assert result.exit_code == 0
+    for option in ("--kubeconfig", "--namespace", "--peering"):
+        assert option in result.output

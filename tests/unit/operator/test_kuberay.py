@@ -1,0 +1,189 @@
+"""Park specs → KubeRay specs: resources as pod limits, the job's gang as its workers, the contract env."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from park.core.loading import load_documents
+from park.core.resources import AnyResource, ParkCluster, ParkJob, ParkService
+from park.operator.kuberay import (
+    GPU_RESOURCE,
+    OWNER_NAME,
+    SPEC_HASH,
+    child_object,
+    job_cluster_spec,
+    ray_cluster_spec,
+    ray_job_spec,
+    ray_service_spec,
+    spec_hash,
+)
+from park.operator.settings import DEFAULT_RAY_IMAGE, OperatorSettings
+
+
+def parse(text: str) -> AnyResource:
+    (obj,) = load_documents(text, source="test")
+    return obj.model_copy(
+        update={"metadata": obj.metadata.model_copy(update={"namespace": "ns", "uid": "0123abcd-ffff"})}
+    )
+
+
+CLUSTER = """
+apiVersion: park.dev/v1alpha1
+kind: ParkCluster
+metadata: {name: gpus}
+spec:
+  head: {resources: {cpu: 2, memory: 8Gi}, rayStartParams: {num-cpus: "0"}}
+  workerGroups:
+    - {name: a100, replicas: 2, maxReplicas: 4,
+       resources: {cpu: 8, memory: 32Gi, gpu: 1, accelerator: A100, custom: {tpu-ish: 2}}}
+    - {name: cpu, replicas: 0, minReplicas: 3}
+"""
+JOB = """
+apiVersion: park.dev/v1alpha1
+kind: ParkJob
+metadata: {name: train}
+spec:
+  workload: {name: train, params: {epochs: 2}}
+  resources: {replicas: 3, perReplica: {cpu: 4, gpu: 2}}
+  runtimeEnv: {env_vars: {MINE: "1"}, pip: [torch]}
+  entrypointResources: {cpu: 1, custom: {driver: 1}}
+  retries: 2
+"""
+
+
+def cluster() -> ParkCluster:
+    obj = parse(CLUSTER)
+    assert isinstance(obj, ParkCluster)
+    return obj
+
+
+def job(**status: Any) -> ParkJob:
+    obj = parse(JOB)
+    assert isinstance(obj, ParkJob)
+    return obj.model_copy(update={"status": obj.status.model_copy(update=status)})
+
+
+def test_cluster_resources_are_pod_limits_with_gpus_as_nvidia_gpu() -> None:
+    spec = ray_cluster_spec(cluster().spec, image="img:1", ray_version="2.60.0")
+    head = spec["headGroupSpec"]
+    (container,) = head["template"]["spec"]["containers"]
+    assert container["image"] == "img:1"
+    assert container["resources"] == {
+        "limits": {"cpu": "2", "memory": "8Gi"},
+        "requests": {"cpu": "2", "memory": "8Gi"},
+    }
+    assert head["rayStartParams"] == {"dashboard-host": "0.0.0.0", "num-cpus": "0"}  # noqa: S104
+    assert {p["containerPort"] for p in container["ports"]} >= {6379, 8265, 10001}
+    a100, cpu = spec["workerGroupSpecs"]
+    limits = a100["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits == {"cpu": "8", "memory": "32Gi", GPU_RESOURCE: 1}
+    assert (a100["groupName"], a100["replicas"], a100["minReplicas"], a100["maxReplicas"]) == (
+        "a100",
+        2,
+        0,
+        4,
+    )
+    assert json.loads(a100["rayStartParams"]["resources"]) == {"accelerator_type:A100": 1.0, "tpu-ish": 2.0}
+    # KubeRay rejects min > replicas or max < replicas: the bounds are clamped around replicas.
+    assert (cpu["replicas"], cpu["minReplicas"], cpu["maxReplicas"]) == (0, 0, 0)
+
+
+def test_the_default_image_is_ray_2_60_and_a_setting_overrides_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert OperatorSettings().ray_image == DEFAULT_RAY_IMAGE == "rayproject/ray:2.60.0"
+    monkeypatch.setenv("PARK_OPERATOR_RAY_IMAGE", "registry.local/ray:custom")
+    assert OperatorSettings().ray_image == "registry.local/ray:custom"
+
+
+def test_children_are_owned_labelled_and_hashed() -> None:
+    owner = cluster()
+    spec = ray_cluster_spec(owner.spec, image="i", ray_version="v")
+    body = child_object("RayCluster", owner, spec)
+    assert body["apiVersion"] == "ray.io/v1" and body["kind"] == "RayCluster"
+    assert body["metadata"]["name"] == "gpus" and body["metadata"]["namespace"] == "ns"
+    (ref,) = body["metadata"]["ownerReferences"]
+    assert ref == {
+        "apiVersion": "park.dev/v1alpha1",
+        "kind": "ParkCluster",
+        "name": "gpus",
+        "uid": "0123abcd-ffff",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    assert body["metadata"]["labels"][OWNER_NAME] == "gpus"
+    assert body["metadata"]["annotations"][SPEC_HASH] == spec_hash(spec)
+    assert spec_hash(spec) != spec_hash({**spec, "rayVersion": "other"})
+
+
+def test_a_job_brings_a_cluster_sized_like_its_admitted_gang() -> None:
+    spec = job_cluster_spec(job(), cluster().spec)
+    assert spec.head == cluster().spec.head
+    (gang,) = spec.worker_groups
+    assert (gang.replicas, gang.min_replicas, gang.max_replicas) == (3, 3, 3)
+    assert gang.resources.gpu == 2
+    no_gang = job().model_copy(update={"spec": job().spec.model_copy(update={"resources": None})})
+    assert job_cluster_spec(no_gang, cluster().spec).worker_groups == cluster().spec.worker_groups
+    assert job_cluster_spec(no_gang, None).worker_groups == []
+
+
+def rayjob(parked: ParkJob, *, attempt: int, suspend: bool) -> dict[str, Any]:
+    return ray_job_spec(
+        parked,
+        attempt=attempt,
+        suspend=suspend,
+        cluster=job_cluster_spec(parked, None),
+        image="img",
+        ray_version="2.60.0",
+        jobs_root="/jobs",
+    )
+
+
+def test_a_rayjob_runs_the_workload_with_the_park_contract() -> None:
+    spec = rayjob(job(), attempt=1, suspend=True)
+    assert spec["suspend"] is True and spec["shutdownAfterJobFinishes"] is True
+    assert spec["entrypoint"] == "python -m park.workloads.train"
+    assert spec["backoffLimit"] == 2 and spec["submissionMode"] == "K8sJobMode"
+    assert spec["entrypointNumCpus"] == 1 and json.loads(spec["entrypointResources"]) == {"driver": 1}
+    runtime_env = yaml.safe_load(spec["runtimeEnvYAML"])
+    assert runtime_env["pip"] == ["torch"]
+    env = runtime_env["env_vars"]
+    assert env["MINE"] == "1" and env["PARK_ATTEMPT"] == "1" and env["PARK_JOB_NAME"] == "train"
+    assert env["PARK_JOB_DIR"] == "/jobs/ns/train-0123abcd"
+    assert env["PARK_CHECKPOINT_DIR"] == "/jobs/ns/train-0123abcd/checkpoints"
+    assert json.loads(env["PARK_WORKLOAD_PARAMS"]) == {"epochs": 2}
+    assert "PARK_RESUME_FROM" not in env
+    limits = spec["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["resources"]
+    assert limits["limits"][GPU_RESOURCE] == 2
+
+
+def test_a_resumed_attempt_names_its_checkpoint() -> None:
+    spec = rayjob(job(checkpoint="/jobs/ns/train/checkpoints/step-40"), attempt=2, suspend=False)
+    env = yaml.safe_load(spec["runtimeEnvYAML"])["env_vars"]
+    assert env["PARK_ATTEMPT"] == "2" and env["PARK_RESUME_FROM"] == "/jobs/ns/train/checkpoints/step-40"
+    assert spec["suspend"] is False
+
+
+def test_a_rayservice_carries_the_serve_applications_as_serve_config_v2() -> None:
+    service = parse(
+        """
+apiVersion: park.dev/v1alpha1
+kind: ParkService
+metadata: {name: chat}
+spec:
+  applications:
+    - {name: llm, import_path: "pkg.app:build", route_prefix: /v1, args: {mode: monolithic},
+       deployments: [{name: decode, num_replicas: 2}]}
+"""
+    )
+    assert isinstance(service, ParkService)
+    spec = ray_service_spec(service, cluster=cluster().spec, image="img", ray_version="2.60.0")
+    config = yaml.safe_load(spec["serveConfigV2"])
+    (app,) = config["applications"]
+    assert app["name"] == "ns.chat.llm" and app["route_prefix"] == "/ns/chat/v1"
+    assert app["import_path"] == "pkg.app:build" and app["deployments"] == [
+        {"name": "decode", "num_replicas": 2}
+    ]
+    assert len(spec["rayClusterConfig"]["workerGroupSpecs"]) == 2

@@ -1,0 +1,139 @@
+"""KubeRay status → Park status: phases, messages, conditions and the job's preemption states."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from park.core.meta import ObjectMeta
+from park.core.resources import Admission, ParkClusterStatus, ParkJob, ParkJobSpec, ParkServiceStatus
+from park.operator.leader import may_take
+from park.operator.mirror import cluster_status, job_phase, job_status, service_phase, service_status
+
+NOW = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def mirrored(ray: dict[str, Any] | None, current: ParkClusterStatus | None = None) -> ParkClusterStatus:
+    return cluster_status(current or ParkClusterStatus(), ray, namespace="ns", generation=3, now=NOW)
+
+
+def test_a_cluster_without_kuberay_status_is_pending() -> None:
+    status = mirrored(None)
+    assert status.phase == "Pending" and status.dashboard_url is None
+    assert [(c.type, c.status) for c in status.conditions] == [("Ready", "False")]
+
+
+def test_a_ready_raycluster_makes_a_ready_parkcluster_with_its_addresses() -> None:
+    ray = {
+        "state": "ready",
+        "head": {"serviceName": "gpus-head-svc", "podIP": "10.0.0.5"},
+        "endpoints": {"dashboard": "8265", "gcs-server": "6379"},
+        "desiredCPU": "18",
+        "desiredMemory": "72Gi",
+        "desiredGPU": "2",
+        "conditions": [{"type": "HeadPodReady", "status": "True", "reason": "HeadPodRunningAndReady"}],
+    }
+    status = mirrored(ray)
+    assert status.phase == "Ready" and status.observed_generation == 3
+    assert status.dashboard_url == "http://gpus-head-svc.ns.svc:8265"
+    assert status.address == "gpus-head-svc.ns.svc:6379"
+    assert status.resources == {"cpu": 18.0, "memory": 72 * 2**30, "gpu": 2.0}
+    assert status.started_at == NOW
+    kinds = {c.type: c for c in status.conditions}
+    assert kinds["HeadPodReady"].status == "True" and kinds["HeadPodReady"].reason == "HeadPodRunningAndReady"
+    assert kinds["Ready"].status == "True"
+    # Mirroring the same KubeRay status later moves no transition time and keeps the start.
+    again = cluster_status(status, ray, namespace="ns", generation=3, now=NOW + timedelta(minutes=5))
+    assert again == status
+
+
+def test_a_replica_failure_fails_the_cluster_and_progress_is_counted() -> None:
+    failed = mirrored(
+        {"conditions": [{"type": "ReplicaFailure", "status": "True", "message": "quota exceeded"}]}
+    )
+    assert (failed.phase, failed.message) == ("Failed", "quota exceeded")
+    starting = mirrored({"readyWorkerReplicas": 1, "desiredWorkerReplicas": 4})
+    assert (starting.phase, starting.message) == ("Starting", "1/4 workers ready")
+
+
+def job(admitted: bool | None, *, suspend: bool = False, attempt: int = 0) -> ParkJob:
+    admission = None if admitted is None else Admission(admitted=admitted, message="because")
+    parked = ParkJob(
+        metadata=ObjectMeta(name="j", namespace="ns", generation=1),
+        spec=ParkJobSpec(entrypoint="python x.py", suspend=suspend),
+    )
+    return parked.model_copy(
+        update={"status": parked.status.model_copy(update={"admission": admission, "attempt": attempt})}
+    )
+
+
+@pytest.mark.parametrize(
+    ("admitted", "ray", "attempt", "suspended", "phase"),
+    [
+        (None, None, 0, True, "Queued"),
+        (False, {"jobDeploymentStatus": "Initializing"}, 0, True, "Queued"),  # created suspended, never ran
+        (True, {}, 1, False, "Starting"),
+        (True, {"jobDeploymentStatus": "Running", "jobStatus": "PENDING"}, 1, False, "Starting"),
+        (True, {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING"}, 1, False, "Running"),
+        (False, {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING"}, 1, False, "Preempting"),
+        (False, {"jobDeploymentStatus": "Suspending"}, 1, True, "Preempting"),
+        (False, {"jobDeploymentStatus": "Suspended"}, 1, True, "Preempted"),
+        (True, {"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}, 1, False, "Succeeded"),
+        (True, {"jobDeploymentStatus": "Complete", "jobStatus": "STOPPED"}, 1, False, "Stopped"),
+        (True, {"jobDeploymentStatus": "Failed", "reason": "DeadlineExceeded"}, 1, False, "Failed"),
+    ],
+)
+def test_job_phases(
+    admitted: bool | None, ray: dict[str, Any] | None, attempt: int, suspended: bool, phase: str
+) -> None:
+    assert job_phase(job(admitted), ray, attempt=attempt, suspended=suspended)[0] == phase
+
+
+def test_spec_suspend_is_suspended_not_preempted() -> None:
+    suspended = job(True, suspend=True, attempt=1)
+    assert (
+        job_phase(suspended, {"jobDeploymentStatus": "Suspended"}, attempt=1, suspended=True)[0]
+        == "Suspended"
+    )
+
+
+def test_job_status_mirrors_kuberay_and_a_terminal_phase_is_final() -> None:
+    ray = {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING", "jobId": "finetune-x1"}
+    status = job_status(job(True), ray, attempt=2, suspended=False, now=NOW)
+    assert (status.phase, status.attempt, status.ray_status) == ("Running", 2, "RUNNING")
+    assert status.submission_id == "finetune-x1" and status.start_time == NOW
+    admitted = next(c for c in status.conditions if c.type == "Admitted")
+    assert admitted.status == "True" and admitted.message == "because"
+    done = job(True).model_copy(update={"status": status.model_copy(update={"phase": "Succeeded"})})
+    assert (
+        job_status(done, {"jobDeploymentStatus": "Suspended"}, attempt=3, suspended=True, now=NOW)
+        == done.status
+    )
+    failed = job_status(job(True), {"jobDeploymentStatus": "Failed"}, attempt=1, suspended=False, now=NOW)
+    assert failed.phase == "Failed" and failed.failed_attempts == 1 and failed.completion_time == NOW
+
+
+def test_service_phases_follow_admission_then_the_rayservice_ready_condition() -> None:
+    assert service_phase(False, None, estimate_written=True)[0] == "Queued"
+    assert service_phase(True, None, estimate_written=True)[0] == "Deploying"
+    ready = {"conditions": [{"type": "Ready", "status": "True", "reason": "NonZeroServeEndpoints"}]}
+    assert service_phase(True, ready, estimate_written=True)[0] == "Running"
+    status = service_status(
+        ParkServiceStatus(),
+        ready,
+        phase="Running",
+        message="ok",
+        endpoints=["u"],
+        generation=2,
+        now=NOW,
+    )
+    assert status.endpoints == ["u"] and status.conditions[0].type == "Ready"
+
+
+def test_a_lease_is_taken_when_free_ours_or_expired() -> None:
+    assert may_take(None, None, 15, "me", NOW)
+    assert may_take("me", NOW - timedelta(hours=1), 15, "me", NOW)
+    assert not may_take("other", NOW - timedelta(seconds=5), 15, "me", NOW)
+    assert may_take("other", NOW - timedelta(seconds=16), 15, "me", NOW)

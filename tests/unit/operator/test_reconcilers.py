@@ -1,0 +1,204 @@
+"""The reconcilers over the SQLite store and a fake KubeRay: suspend on lost admission, resume with a new
+attempt, idempotent passes, retries on 409, owner references, spec changes, and foreign children."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes.client.exceptions import ApiException
+
+from park.control.store.sqlite import SQLiteStore
+from park.core.clock import FakeClock
+from park.core.loading import load_documents
+from park.core.resources import Admission, AnyResource, ParkJob
+from park.operator.children import PLURALS
+from park.operator.kuberay import ATTEMPT
+from park.operator.reconcilers import Reconcilers
+from park.operator.settings import OperatorSettings
+
+
+def merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+    return target
+
+
+class FakeKubeRay:
+    """Children with the API server's manners: resourceVersions, 409 on stale patches and on re-create."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.writes = 0
+        self.conflicts_to_inject = 0
+        self._rv = 0
+
+    def _bump(self, body: dict[str, Any]) -> dict[str, Any]:
+        self._rv += 1
+        self.writes += 1
+        body["metadata"]["resourceVersion"] = str(self._rv)
+        return copy.deepcopy(body)
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        found = self.objects.get((kind, namespace, name))
+        return copy.deepcopy(found) if found is not None else None
+
+    def create(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        key = (body["kind"], body["metadata"]["namespace"], body["metadata"]["name"])
+        if key in self.objects:
+            return copy.deepcopy(self.objects[key]), False
+        self.objects[key] = copy.deepcopy(body)
+        return self._bump(self.objects[key]), True
+
+    def patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        assert kind in PLURALS
+        current = self.objects[(kind, namespace, name)]
+        wanted = patch.get("metadata", {}).get("resourceVersion")
+        if self.conflicts_to_inject:
+            self.conflicts_to_inject -= 1
+            self._bump(current)  # someone else wrote meanwhile
+        if wanted is not None and wanted != current["metadata"]["resourceVersion"]:
+            raise ApiException(status=409, reason="Conflict")
+        merge(current, {k: v for k, v in patch.items() if k != "metadata"})
+        merge(
+            current["metadata"],
+            {k: v for k, v in patch.get("metadata", {}).items() if k != "resourceVersion"},
+        )
+        return self._bump(current)
+
+    def set_status(self, kind: str, name: str, status: dict[str, Any]) -> None:
+        self.objects[(kind, "ns", name)]["status"] = status
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> tuple[SQLiteStore, FakeKubeRay, Reconcilers]:
+    clock = FakeClock()
+    store = SQLiteStore(tmp_path / "park.db", clock=clock)
+    ray = FakeKubeRay()
+    settings = OperatorSettings(ray_image="img:test", jobs_root="/jobs")
+    return store, ray, Reconcilers(store=store, children=ray, settings=settings, clock=clock)
+
+
+def create(store: SQLiteStore, text: str) -> AnyResource:
+    (obj,) = load_documents(text, source="test")
+    obj = obj.model_copy(update={"metadata": obj.metadata.model_copy(update={"namespace": "ns"})})
+    return store.create(obj)
+
+
+JOB = """
+apiVersion: park.dev/v1alpha1
+kind: ParkJob
+metadata: {name: train}
+spec: {entrypoint: python train.py, resources: {replicas: 2, perReplica: {cpu: 1, gpu: 1}}}
+"""
+
+
+def admit(store: SQLiteStore, admitted: bool) -> None:
+    job = store.get("ParkJob", "ns", "train")
+    assert isinstance(job, ParkJob)
+    admission = Admission(admitted=admitted, message="admitted" if admitted else "preempted by ns/urgent")
+    store.update_status(
+        job.model_copy(update={"status": job.status.model_copy(update={"admission": admission})})
+    )
+
+
+def phase(store: SQLiteStore) -> tuple[str | None, int]:
+    job = store.get("ParkJob", "ns", "train")
+    return job.status.phase, job.status.attempt
+
+
+def test_a_job_runs_only_while_admitted_and_resumes_with_a_new_attempt(world: Any) -> None:
+    store, ray, reconcilers = world
+    created = create(store, JOB)
+    reconcilers.reconcile("ParkJob", "ns", "train")
+    rayjob = ray.get("RayJob", "ns", "train")
+    assert rayjob["spec"]["suspend"] is True and rayjob["metadata"]["annotations"][ATTEMPT] == "0"
+    assert rayjob["metadata"]["ownerReferences"][0]["uid"] == created.metadata.uid
+    assert phase(store) == ("Queued", 0)
+
+    admit(store, True)
+    reconcilers.reconcile("ParkJob", "ns", "train")
+    rayjob = ray.get("RayJob", "ns", "train")
+    assert rayjob["spec"]["suspend"] is False and rayjob["metadata"]["annotations"][ATTEMPT] == "1"
+    assert phase(store) == ("Starting", 1)
+    ray.set_status("RayJob", "train", {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING"})
+    reconcilers.reconcile("ParkJob", "ns", "train")
+    assert phase(store) == ("Running", 1)
+    writes = ray.writes
+    reconcilers.reconcile("ParkJob", "ns", "train")
+    assert ray.writes == writes, "a pass with nothing to change writes nothing"
+
+    admit(store, False)
+    reconcilers.reconcile("ParkJob", "ns", "train")
+    assert ray.get("RayJob", "ns", "train")["spec"]["suspend"] is True
+    assert phase(store) == ("Preempting", 1), "holds its quota until KubeRay has deleted the cluster"
+    ray.set_status("RayJob", "train", {"jobDeploymentStatus": "Suspended"})
+    reconcilers.reconcile("ParkJob", "ns", "train")
+    assert phase(store) == ("Preempted", 1)
+
+    admit(store, True)
+    ray.conflicts_to_inject = 1  # the first resume patch is stale: the pass re-reads and retries
+    reconcilers.reconcile("ParkJob", "ns", "train")
+    rayjob = ray.get("RayJob", "ns", "train")
+    env = yaml.safe_load(rayjob["spec"]["runtimeEnvYAML"])["env_vars"]
+    assert rayjob["spec"]["suspend"] is False and env["PARK_ATTEMPT"] == "2"
+    assert rayjob["metadata"]["annotations"][ATTEMPT] == "2"
+    assert phase(store)[1] == 2
+    reasons = [e.reason for e in store.list_events(kind="ParkJob", name="train")]
+    assert {"CreatedRayJob", "Resumed", "Suspended", "Preempted"} <= set(reasons)
+
+
+def test_a_finished_job_is_left_alone(world: Any) -> None:
+    store, ray, reconcilers = world
+    create(store, JOB)
+    admit(store, True)
+    reconcilers.reconcile("ParkJob", "ns", "train")
+    ray.set_status("RayJob", "train", {"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"})
+    reconcilers.reconcile("ParkJob", "ns", "train")
+    assert phase(store) == ("Succeeded", 1)
+    admit(store, False)
+    reconcilers.reconcile("ParkJob", "ns", "train")
+    assert ray.get("RayJob", "ns", "train")["spec"]["suspend"] is False
+    assert phase(store) == ("Succeeded", 1)
+
+
+CLUSTER = """
+apiVersion: park.dev/v1alpha1
+kind: ParkCluster
+metadata: {name: gpus}
+spec: {workerGroups: [{name: g, replicas: 1, resources: {cpu: 2, gpu: 1}}]}
+"""
+
+
+def test_a_cluster_is_created_updated_on_spec_change_and_mirrored(world: Any) -> None:
+    store, ray, reconcilers = world
+    cluster = create(store, CLUSTER)
+    reconcilers.reconcile("ParkCluster", "ns", "gpus")
+    body = ray.get("RayCluster", "ns", "gpus")
+    assert body["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["image"] == "img:test"
+    assert store.get("ParkCluster", "ns", "gpus").status.phase == "Pending"
+
+    ray.set_status("RayCluster", "gpus", {"state": "ready", "head": {"serviceName": "gpus-head-svc"}})
+    reconcilers.reconcile("ParkCluster", "ns", "gpus")
+    ready = store.get("ParkCluster", "ns", "gpus")
+    assert ready.status.phase == "Ready" and ready.status.dashboard_url == "http://gpus-head-svc.ns.svc:8265"
+
+    group = cluster.spec.worker_groups[0].model_copy(update={"replicas": 3, "max_replicas": 3})
+    store.update(ready.model_copy(update={"spec": ready.spec.model_copy(update={"worker_groups": [group]})}))
+    reconcilers.reconcile("ParkCluster", "ns", "gpus")
+    assert ray.get("RayCluster", "ns", "gpus")["spec"]["workerGroupSpecs"][0]["replicas"] == 3
+
+
+def test_a_child_owned_by_someone_else_is_not_touched(world: Any) -> None:
+    store, ray, reconcilers = world
+    ray.create({"kind": "RayCluster", "metadata": {"name": "gpus", "namespace": "ns"}, "spec": {"x": 1}})
+    create(store, CLUSTER)
+    reconcilers.reconcile("ParkCluster", "ns", "gpus")
+    assert ray.get("RayCluster", "ns", "gpus")["spec"] == {"x": 1}
+    assert store.get("ParkCluster", "ns", "gpus").status.phase == "Pending"
