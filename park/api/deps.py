@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from park.control.logs import JobLogs
+from park.control.logs import FollowedLogs
 from park.control.store import Store
 from park.core.errors import UnauthorizedError
 
@@ -18,7 +18,7 @@ from park.core.errors import UnauthorizedError
 @dataclass(frozen=True)
 class ApiContext:
     store: Store
-    logs: JobLogs
+    logs: FollowedLogs
     token: str
     ready: Callable[[], bool]
 

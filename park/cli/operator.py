@@ -33,3 +33,37 @@ def run(
     )
     logging.getLogger("kopf").setLevel(logging.WARNING)  # one line per handler run drowns Park's own
     asyncio.run(run_operator(kubeconfig=kubeconfig, namespace=namespace, peering=peering))
+
+
+@app.command()
+def api(
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="kubeconfig file [default: in-cluster, then $KUBECONFIG]")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8470,
+    token_file: Annotated[
+        Path, typer.Option(help="Bearer token clients must send (created, mode 0600, when missing)")
+    ] = Path("~/.park/admin.token"),
+) -> None:
+    """Park's REST API (the one `park up` serves) over the custom resources of a Kubernetes cluster."""
+    import uvicorn  # noqa: PLC0415
+    from kubernetes import client as k8s  # noqa: PLC0415
+
+    from park.api.app import create_app  # noqa: PLC0415
+    from park.api.deps import ApiContext  # noqa: PLC0415
+    from park.embedded.statedir import ensure_admin_token  # noqa: PLC0415
+    from park.operator.logs import KubernetesJobLogs  # noqa: PLC0415
+    from park.operator.runner import client_configuration  # noqa: PLC0415
+    from park.operator.store import KubernetesStore  # noqa: PLC0415
+
+    api_client = k8s.ApiClient(client_configuration(kubeconfig))
+    store = KubernetesStore(api_client)
+    store.current_resource_version()  # fail now, in one line, when the cluster or its CRDs are missing
+    context = ApiContext(
+        store=store,
+        logs=KubernetesJobLogs(store=store, api_client=api_client),
+        token=ensure_admin_token(token_file.expanduser()),
+        ready=lambda: True,
+    )
+    uvicorn.run(create_app(context), host=host, port=port, log_level="warning")

@@ -7,6 +7,7 @@ what a finished job printed after the platform (or its Ray head) was restarted.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -38,11 +39,15 @@ class LogArchive:
         return path.read_text(encoding="utf-8") if path.exists() else None
 
 
-class JobLogs:
-    def __init__(self, *, store: Store, substrate: Substrate, archive: LogArchive) -> None:
+class FollowedLogs(ABC):
+    """`read` and `follow` a job's output across attempts; subclasses say where an attempt's text is."""
+
+    def __init__(self, *, store: Store) -> None:
         self._store = store
-        self._substrate = substrate
-        self._archive = archive
+
+    @abstractmethod
+    def _read_sync(self, job: ParkJob) -> str:
+        """Everything the job's current attempt printed so far ('' when there is nothing yet)."""
 
     def _get_job(self, namespace: str, name: str) -> ParkJob:
         job = self._store.get("ParkJob", namespace, name)
@@ -52,21 +57,6 @@ class JobLogs:
     async def read(self, namespace: str, name: str) -> str:
         """Everything the current attempt printed so far ('' before it started)."""
         return await asyncio.to_thread(self._read_sync, self._get_job(namespace, name))
-
-    def _read_sync(self, job: ParkJob) -> str:
-        sid, uid = job.status.submission_id, job.metadata.uid or ""
-        if sid is None:
-            return ""
-        archived = self._archive.read(uid, job.status.attempt)
-        if archived is not None:
-            return archived
-        handle = self._substrate.get_cluster(cluster_key(job.metadata.namespace, job.spec.cluster))
-        if handle is None:
-            return ""
-        try:
-            return self._substrate.job_logs(handle, sid)
-        except NotFoundError:
-            return ""
 
     async def follow(self, namespace: str, name: str) -> AsyncIterator[str]:
         """Yield output as it appears, across retries, until the job finishes."""
@@ -87,3 +77,27 @@ class JobLogs:
             if job.status.phase in TERMINAL_JOB_PHASES:
                 return  # the final output was archived before the phase turned terminal
             await asyncio.sleep(FOLLOW_INTERVAL_SECONDS)
+
+
+class JobLogs(FollowedLogs):
+    """Embedded mode: the archive first (Ray heads forget jobs when they restart), then Ray's Jobs API."""
+
+    def __init__(self, *, store: Store, substrate: Substrate, archive: LogArchive) -> None:
+        super().__init__(store=store)
+        self._substrate = substrate
+        self._archive = archive
+
+    def _read_sync(self, job: ParkJob) -> str:
+        sid, uid = job.status.submission_id, job.metadata.uid or ""
+        if sid is None:
+            return ""
+        archived = self._archive.read(uid, job.status.attempt)
+        if archived is not None:
+            return archived
+        handle = self._substrate.get_cluster(cluster_key(job.metadata.namespace, job.spec.cluster))
+        if handle is None:
+            return ""
+        try:
+            return self._substrate.job_logs(handle, sid)
+        except NotFoundError:
+            return ""
