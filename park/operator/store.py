@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import urllib3
 from kubernetes import client as k8s
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
@@ -191,7 +192,7 @@ class KubernetesStore:
                         callback(event.resource_version)
                 except GoneError:
                     since = self.current_resource_version()
-                except ParkError:
+                except Exception:  # a subscriber thread must outlive any API hiccup
                     stop.wait(1.0)
 
         for info in KINDS.values():
@@ -205,18 +206,29 @@ class KubernetesStore:
         queue: asyncio.Queue[WatchEvent | BaseException] = asyncio.Queue()
         stop = threading.Event()
 
+        def hand_over(item: WatchEvent | BaseException) -> bool:
+            """False once the consumer is gone (its loop closed): the thread then ends quietly."""
+            if stop.is_set():
+                return False
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:
+                return False
+            return True
+
         def follow(info: KindInfo) -> None:
             position = since
-            while not stop.is_set():
-                try:
-                    for event in self._stream(info, position, timeout_s=WATCH_TIMEOUT_S):
-                        position = event.resource_version
-                        loop.call_soon_threadsafe(queue.put_nowait, event)
-                        if stop.is_set():
-                            return
-                except BaseException as exc:  # handed to the consumer, who re-raises it
-                    loop.call_soon_threadsafe(queue.put_nowait, exc)
-                    return
+            try:
+                while not stop.is_set():
+                    try:
+                        for event in self._stream(info, position, timeout_s=WATCH_TIMEOUT_S):
+                            position = event.resource_version
+                            if not hand_over(event):
+                                return
+                    except SubstrateUnavailableError:
+                        stop.wait(1.0)  # the API server went away for a moment: watch again from here
+            except BaseException as exc:  # GoneError and the unexpected: the consumer re-raises them
+                hand_over(exc)
 
         threads = [
             threading.Thread(target=follow, args=(info,), daemon=True, name=f"park-watch-{info.plural}")
@@ -262,6 +274,8 @@ class KubernetesStore:
             if exc.status == 410:
                 raise GoneError(f"resourceVersion {since} is too old: list again") from None
             raise _translate(exc, info.plural) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise SubstrateUnavailableError(f"watch of {info.plural} broke: {type(exc).__name__}") from exc
         finally:
             watcher.stop()  # type: ignore[no-untyped-call]
 
