@@ -68,7 +68,7 @@ def connection_info(configuration: k8s.Configuration) -> kopf.ConnectionInfo:
     )
 
 
-def kopf_settings(settings: kopf.OperatorSettings) -> kopf.OperatorSettings:
+def kopf_settings(settings: kopf.OperatorSettings, *, peering_lifetime_s: int = 60) -> kopf.OperatorSettings:
     """Handler progress in `park.dev/*` annotations (Park's status schema has no room for kopf's)."""
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -77,6 +77,7 @@ def kopf_settings(settings: kopf.OperatorSettings) -> kopf.OperatorSettings:
     settings.posting.level = logging.WARNING
     settings.execution.max_workers = 8
     settings.watching.server_timeout = 120
+    settings.peering.lifetime = peering_lifetime_s
     return settings
 
 
@@ -127,7 +128,9 @@ async def run_operator(
     try:
         await kopf.operator(
             registry=registry,
-            settings=kopf_settings(kopf.OperatorSettings()),
+            settings=kopf_settings(
+                kopf.OperatorSettings(), peering_lifetime_s=settings.peering_lifetime_seconds
+            ),
             clusterwide=namespace is None,
             namespaces=[namespace] if namespace else (),
             standalone=peering is None,
