@@ -51,15 +51,34 @@ def resources_of(spec: ComputeResources | None) -> Resources:
     return Resources.of({k: v for k, v in amounts.items() if v})
 
 
+def limits_of(spec: ComputeResources) -> Resources:
+    """A quota or limit: cpu and memory count when named, zero included (`cpu: 0` is none, not unbounded).
+
+    `gpu` is an integer that defaults to 0 and is always stored, so a zero cannot be told from an absent
+    one: a quota bounds gpus only when it grants some (see docs/scheduling.md).
+    """
+    amounts: dict[str, float | int | str] = {}
+    if spec.cpu is not None:
+        amounts["cpu"] = spec.cpu_cores()
+    if spec.memory is not None:
+        amounts["memory"] = spec.memory_bytes()
+    if spec.gpu:
+        amounts["gpu"] = spec.gpu
+        if spec.accelerator:
+            amounts[f"gpu/{spec.accelerator}"] = spec.gpu
+    amounts.update(spec.custom)
+    return Resources.of(amounts)
+
+
 def queue_spec(queue: ParkQueue) -> QueueSpec:
     spec = queue.spec
     policy = spec.preemption
     return QueueSpec(
         name=QueueName(queue.metadata.name),
-        nominal=resources_of(spec.nominal_quota),
+        nominal=limits_of(spec.nominal_quota),
         cohort=CohortName(spec.cohort) if spec.cohort else None,
-        borrowing_limit=resources_of(spec.borrowing_limit) if spec.borrowing_limit else None,
-        lending_limit=resources_of(spec.lending_limit) if spec.lending_limit else None,
+        borrowing_limit=limits_of(spec.borrowing_limit) if spec.borrowing_limit else None,
+        lending_limit=limits_of(spec.lending_limit) if spec.lending_limit else None,
         weight=spec.fair_share_weight,
         strategy=QueueingStrategy(spec.queueing_strategy),
         preemption=PreemptionPolicy(

@@ -139,3 +139,19 @@ def test_a_service_is_admitted_then_its_spike_preempts_training_and_the_lull_ret
     assert job(store).status.admission.admitted  # type: ignore[union-attr]  # re-admitted: it resumes
     reasons = [e.reason for e in store.list_events(kind="ParkService", name="chat")]
     assert reasons == ["Admitted", "Scaled", "Scaled", "Released"]  # 2 fit at once, the 3rd preempted
+
+
+def test_a_quota_of_zero_admits_nothing_of_that_resource(store: SQLiteStore, clock: FakeClock) -> None:
+    store.create(
+        ParkQueue(
+            metadata=ObjectMeta(name="default"), spec=ParkQueueSpec(nominal_quota=ComputeResources(cpu="0"))
+        )
+    )
+    store.create(
+        ParkJob(
+            metadata=ObjectMeta(name="train", namespace="default"), spec=ParkJobSpec(entrypoint="python t.py")
+        )
+    )
+    loop(store, clock).cycle_once()
+    admission = job(store).status.admission
+    assert admission is not None and not admission.admitted, "cpu: 0 is a limit, not an unbounded resource"
