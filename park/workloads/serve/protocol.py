@@ -134,6 +134,11 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     }
 
 
+def _envelope(request_id: str, kind: str, model: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
+    """What every completion, chat answer and stream chunk carries around its choices."""
+    return {"id": request_id, "object": kind, "created": int(time.time()), "model": model, "choices": choices}
+
+
 def completion_response(
     *,
     request_id: str,
@@ -144,15 +149,9 @@ def completion_response(
     completion_tokens: int,
     park: dict[str, Any],
 ) -> dict[str, Any]:
-    return {
-        "id": request_id,
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}],
-        "usage": usage(prompt_tokens, completion_tokens),
-        "park": park,
-    }
+    choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}
+    body = _envelope(request_id, "text_completion", model, [choice])
+    return {**body, "usage": usage(prompt_tokens, completion_tokens), "park": park}
 
 
 def chat_response(
@@ -165,34 +164,17 @@ def chat_response(
     completion_tokens: int,
     park: dict[str, Any],
 ) -> dict[str, Any]:
-    return {
-        "id": request_id,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "logprobs": None,
-                "finish_reason": finish_reason,
-            }
-        ],
-        "usage": usage(prompt_tokens, completion_tokens),
-        "park": park,
-    }
+    message = {"role": "assistant", "content": text}
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
+    body = _envelope(request_id, "chat.completion", model, [choice])
+    return {**body, "usage": usage(prompt_tokens, completion_tokens), "park": park}
 
 
 def completion_chunk(
     *, request_id: str, model: str, text: str, finish_reason: FinishReason | None
 ) -> dict[str, Any]:
-    return {
-        "id": request_id,
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}],
-    }
+    choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}
+    return _envelope(request_id, "text_completion", model, [choice])
 
 
 def chat_chunk(
@@ -201,27 +183,16 @@ def chat_chunk(
     delta: dict[str, str] = {"role": "assistant"} if first else {}
     if text:
         delta["content"] = text
-    return {
-        "id": request_id,
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
-    }
+    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    return _envelope(request_id, "chat.completion.chunk", model, [choice])
 
 
 def usage_chunk(
     *, request_id: str, model: str, chat: bool, prompt_tokens: int, completion_tokens: int
 ) -> dict[str, Any]:
     """The last chunk when `stream_options.include_usage` is set: no choices, only usage."""
-    return {
-        "id": request_id,
-        "object": "chat.completion.chunk" if chat else "text_completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [],
-        "usage": usage(prompt_tokens, completion_tokens),
-    }
+    kind = "chat.completion.chunk" if chat else "text_completion"
+    return {**_envelope(request_id, kind, model, []), "usage": usage(prompt_tokens, completion_tokens)}
 
 
 def models_response(model: str, *, created: int) -> dict[str, Any]:
