@@ -25,37 +25,10 @@ from park.control.store.sqlite import SQLiteStore
 from park.core.clock import FakeClock
 from park.core.loading import parse_resource
 from park.core.resources import AnyResource
-from park.substrates.interface import ClusterHandle, HeadConfig, JobInfo, JobSubmission
+from tests.fakes import NoClusters
 
 TOKEN = "console-test-token"
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-class NoRay:
-    """A substrate without clusters: the API never needs Ray for what the console asks."""
-
-    def ensure_cluster(self, key: str, config: HeadConfig) -> ClusterHandle:
-        raise AssertionError("not used")
-
-    def get_cluster(self, key: str) -> ClusterHandle | None:
-        return None
-
-    def stop_cluster(self, key: str) -> None: ...
-
-    def cluster_resources(self, handle: ClusterHandle) -> dict[str, float]:
-        return {}
-
-    def submit_job(self, handle: ClusterHandle, submission: JobSubmission) -> bool:
-        raise AssertionError("not used")
-
-    def get_job(self, handle: ClusterHandle, submission_id: str) -> JobInfo | None:
-        return None
-
-    def job_logs(self, handle: ClusterHandle, submission_id: str) -> str:
-        return ""
-
-    def stop_job(self, handle: ClusterHandle, submission_id: str) -> bool:
-        return False
 
 
 class _Server(uvicorn.Server):
@@ -70,7 +43,7 @@ class ServedApi:
     def __init__(self, state: Path) -> None:
         self.clock = FakeClock(START)
         self.store = SQLiteStore(state / "park.db", clock=self.clock)
-        logs = JobLogs(store=self.store, substrate=NoRay(), archive=LogArchive(state / "logs"))
+        logs = JobLogs(store=self.store, substrate=NoClusters(), archive=LogArchive(state / "logs"))
         self.app = create_app(ApiContext(store=self.store, logs=logs, token=TOKEN, ready=lambda: True))
         self.port = 0
         self._server: _Server | None = None

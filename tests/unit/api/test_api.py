@@ -11,37 +11,10 @@ from fastapi.testclient import TestClient
 from park.api import ApiContext, create_app
 from park.control.logs import JobLogs, LogArchive
 from park.control.store.sqlite import SQLiteStore
-from park.substrates.interface import ClusterHandle, HeadConfig, JobInfo, JobSubmission
+from tests.fakes import NoClusters
 
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-class NoClusters:
-    """A substrate with no running cluster: the API never needs Ray for these tests."""
-
-    def ensure_cluster(self, key: str, config: HeadConfig) -> ClusterHandle:
-        raise AssertionError("not used")
-
-    def get_cluster(self, key: str) -> ClusterHandle | None:
-        return None
-
-    def stop_cluster(self, key: str) -> None: ...
-
-    def cluster_resources(self, handle: ClusterHandle) -> dict[str, float]:
-        return {}
-
-    def submit_job(self, handle: ClusterHandle, submission: JobSubmission) -> bool:
-        raise AssertionError("not used")
-
-    def get_job(self, handle: ClusterHandle, submission_id: str) -> JobInfo | None:
-        return None
-
-    def job_logs(self, handle: ClusterHandle, submission_id: str) -> str:
-        return ""
-
-    def stop_job(self, handle: ClusterHandle, submission_id: str) -> bool:
-        return False
 
 
 @pytest.fixture
