@@ -9,6 +9,7 @@ exactly what these tests exercise.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -124,13 +125,19 @@ def apply(kubeconfig: Path, namespace: str, text: str) -> None:
     kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=text)
 
 
-def queue(kubeconfig: Path, name: str, gpus: int) -> None:
+@contextlib.contextmanager
+def temporary_queue(kubeconfig: Path, name: str, gpus: int) -> Iterator[str]:
+    """A ParkQueue (cluster-scoped, so outside the test's namespace) for one test, deleted after it."""
     apply(
         kubeconfig,
         "default",
         f"apiVersion: park.dev/v1alpha1\nkind: ParkQueue\nmetadata: {{name: {name}}}\n"
         f"spec: {{nominalQuota: {{cpu: 64, gpu: {gpus}}}, preemption: {{withinQueue: LowerPriority}}}}\n",
     )
+    try:
+        yield name
+    finally:
+        kubectl(kubeconfig, "delete", "parkqueue", name, "--wait=false", check=False)
 
 
 def job_yaml(name: str, queue_name: str, priority: int, gpus: int) -> str:
@@ -153,9 +160,7 @@ def status(kubeconfig: Path, what: str, namespace: str) -> dict[str, Any]:
 def test_samples_run_on_kuberay_and_readiness_flows_back(
     kubeconfig: Path, namespace: str, operator: Operator
 ) -> None:
-    name = f"q-{namespace}"
-    queue(kubeconfig, name, 8)
-    try:
+    with temporary_queue(kubeconfig, f"q-{namespace}", 8) as name:
         for sample in ("parkcluster", "parkjob", "parkservice"):
             text = (SAMPLES / f"{sample}.yaml").read_text().replace("queue: default", f"queue: {name}")
             apply(kubeconfig, namespace, text)
@@ -193,16 +198,12 @@ def test_samples_run_on_kuberay_and_readiness_flows_back(
             "the RayCluster to be deleted with its owner",
             lambda: not get(kubeconfig, "raycluster/default", namespace),
         )
-    finally:
-        kubectl(kubeconfig, "delete", "parkqueue", name, "--wait=false", check=False)
 
 
 def test_a_high_priority_job_suspends_a_low_one_until_it_is_deleted(
     kubeconfig: Path, namespace: str, operator: Operator
 ) -> None:
-    name = f"q-{namespace}"
-    queue(kubeconfig, name, 4)
-    try:
+    with temporary_queue(kubeconfig, f"q-{namespace}", 4) as name:
         apply(kubeconfig, namespace, job_yaml("low", name, 1, 4))
         wait_for("low to run", lambda: suspended(kubeconfig, namespace, "low") is False)
         apply(kubeconfig, namespace, job_yaml("high", name, 100, 4))
@@ -226,16 +227,12 @@ def test_a_high_priority_job_suspends_a_low_one_until_it_is_deleted(
             "low's attempt 2 in its status",
             lambda: status(kubeconfig, "parkjob/low", namespace).get("attempt") == 2,
         )
-    finally:
-        kubectl(kubeconfig, "delete", "parkqueue", name, "--wait=false", check=False)
 
 
 def test_a_killed_operator_restarts_and_converges_without_duplicates(
     kubeconfig: Path, namespace: str, operator: Operator
 ) -> None:
-    name = f"q-{namespace}"
-    queue(kubeconfig, name, 8)
-    try:
+    with temporary_queue(kubeconfig, f"q-{namespace}", 8) as name:
         apply(kubeconfig, namespace, (SAMPLES / "parkcluster.yaml").read_text())
         apply(kubeconfig, namespace, job_yaml("train", name, 5, 2))
         wait_for("the operator to start on them", lambda: get(kubeconfig, "raycluster/default", namespace))
@@ -256,5 +253,3 @@ def test_a_killed_operator_restarts_and_converges_without_duplicates(
             for c in get(kubeconfig, "rayclusters", namespace)["items"]
         ]
         assert owned.count("ParkCluster") == 1 and owned.count("RayJob") <= 2, owned
-    finally:
-        kubectl(kubeconfig, "delete", "parkqueue", name, "--wait=false", check=False)

@@ -19,9 +19,9 @@ from .test_operator import (
     Operator,
     apply,
     job_yaml,
-    queue,
     service_account_kubeconfig,
     suspended,
+    temporary_queue,
     wait_for,
 )
 
@@ -83,9 +83,7 @@ def lease_holder(kubeconfig: Path) -> int | None:
 def test_the_standby_takes_over_when_the_active_replica_dies(
     kubeconfig: Path, namespace: str, replicas: list[Replica]
 ) -> None:
-    name = f"q-{namespace}"
-    queue(kubeconfig, name, 8)
-    try:
+    with temporary_queue(kubeconfig, f"q-{namespace}", 8) as name:
         apply(kubeconfig, namespace, job_yaml("first", name, 5, 2))
         wait_for("first to run", lambda: suspended(kubeconfig, namespace, "first") is False, timeout=90)
         pids = {r.process.pid: r for r in replicas if r.process is not None}
@@ -104,5 +102,3 @@ def test_the_standby_takes_over_when_the_active_replica_dies(
         assert lease_holder(kubeconfig) == survivor
         rayjobs = json.loads(kubectl(kubeconfig, "get", "rayjobs", "-n", namespace, "-o", "json").stdout)
         assert sorted(j["metadata"]["name"] for j in rayjobs["items"]) == ["first", "second"]
-    finally:
-        kubectl(kubeconfig, "delete", "parkqueue", name, "--wait=false", check=False)
