@@ -95,8 +95,8 @@ class ServiceReconciler:
             assert isinstance(writer.obj, ParkService)
             apps = self._cluster_applications(writer.obj)
             declared = json.dumps(apps, sort_keys=True)
-            current = await asyncio.to_thread(self._substrate.serve_applications, handle)
-            if declared == self._declared.get(handle.key) and _same_names(apps, current):
+            # What Serve ran when this reconcile observed it: a head restarted since then is seen next time.
+            if declared == self._declared.get(handle.key) and _same_names(apps, observed.apps):
                 return
             try:
                 await asyncio.to_thread(self._substrate.deploy_applications, handle, apps)
