@@ -149,8 +149,10 @@ def job_yaml(name: str, queue_name: str, priority: int, gpus: int) -> str:
 
 
 def suspended(kubeconfig: Path, namespace: str, name: str) -> bool | None:
+    """The RayJob's `spec.suspend`; None while it does not exist. KubeRay writes the field with
+    `omitempty`, so once its controller has updated the object a running job has no `suspend` at all."""
     rayjob = get(kubeconfig, f"rayjob/{name}", namespace)
-    return rayjob.get("spec", {}).get("suspend") if rayjob else None
+    return bool(rayjob.get("spec", {}).get("suspend", False)) if rayjob else None
 
 
 def status(kubeconfig: Path, what: str, namespace: str) -> dict[str, Any]:
