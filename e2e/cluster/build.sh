@@ -4,7 +4,7 @@
 #   e2e/cluster/build.sh            build what is missing or stale
 #   e2e/cluster/build.sh --force    rebuild everything
 #
-# Each component is built from a pinned Go module (e2e/cluster/build/*/go.mod,
+# Each component is built from a pinned Go module (e2e/cluster/modules/*/go.mod,
 # go.sum) into ${PARK_K8S_CACHE:-$HOME/.cache/park/k8s}/bin. A component is
 # skipped when its binary exists and its stamp (sha256 of its module's go.mod,
 # go.sum and this script) matches. Nothing is written inside the repository.
@@ -33,7 +33,7 @@ fi
 log() { echo "[build $(date +%H:%M:%S)] $*" >&2; }
 
 stamp_of() { # module dir -> hash
-  cat "$HERE/build/$1/go.mod" "$HERE/build/$1/go.sum" "$HERE/build.sh" | sha256sum | cut -d' ' -f1
+  cat "$HERE/modules/$1/go.mod" "$HERE/modules/$1/go.sum" "$HERE/build.sh" | sha256sum | cut -d' ' -f1
 }
 
 fresh() { # name module -> 0 when the cached binary is up to date
@@ -42,11 +42,11 @@ fresh() { # name module -> 0 when the cached binary is up to date
 }
 
 moddir() { # module dir, module path -> its directory in the module cache
-  (cd "$HERE/build/$1" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2")
+  (cd "$HERE/modules/$1" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2")
 }
 
 modver() { # module dir, module path -> its version
-  (cd "$HERE/build/$1" && go list -m -f '{{.Version}}' "$2")
+  (cd "$HERE/modules/$1" && go list -m -f '{{.Version}}' "$2")
 }
 
 build_one() { # name module pkg ldflags
@@ -58,7 +58,7 @@ build_one() { # name module pkg ldflags
   log "$name: building $pkg (log: $CACHE/logs/build-$name.log)"
   t0=$(date +%s)
   set +e
-  (cd "$HERE/build/$mod" &&
+  (cd "$HERE/modules/$mod" &&
     "${NICE[@]}" go build -p 1 -trimpath -ldflags "-s -w $ldflags" -o "$BIN/$name.tmp" "$pkg") \
     >"$CACHE/logs/build-$name.log" 2>&1
   rc=$?
