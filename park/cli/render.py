@@ -10,7 +10,15 @@ from typing import Any
 from rich.table import Table
 
 from park.core.loading import dump_yaml
-from park.core.resources import AnyResource, ParkCluster, ParkJob, ParkPriorityClass, ParkQueue, ParkService
+from park.core.resources import (
+    AnyResource,
+    FederatedNode,
+    ParkCluster,
+    ParkJob,
+    ParkPriorityClass,
+    ParkQueue,
+    ParkService,
+)
 
 
 def age(when: datetime | None, *, now: datetime | None = None) -> str:
@@ -73,12 +81,28 @@ def _priority_class_row(priority_class: ParkPriorityClass) -> list[str]:
     return [str(priority_class.spec.value), priority_class.spec.description or "-"]
 
 
+def _node_row(node: FederatedNode) -> list[str]:
+    status = node.status
+    offered = status.offered or node.spec.capabilities
+    caps = f"cpu={offered.cpus:g} gpu={offered.gpus}"
+    phase = "Revoked" if node.spec.revoked and status.phase != "Revoked" else status.phase or "Invited"
+    return [
+        phase,
+        caps,
+        age(status.last_seen) if status.last_seen else "-",
+        f"{status.work.completed}/{status.work.leased}",
+        f"{status.reputation:.2f}",
+        f"{status.credits:g}",
+    ]
+
+
 COLUMNS: dict[str, tuple[list[str], Callable[[Any], list[str]]]] = {
     "ParkJob": (["QUEUE", "STATUS", "ATTEMPT", "MESSAGE"], _job_row),
     "ParkCluster": (["STATUS", "CPUS", "GPUS", "DASHBOARD"], _cluster_row),
     "ParkService": (["QUEUE", "STATUS", "REPLICAS", "ENDPOINTS"], _service_row),
     "ParkQueue": (["COHORT", "NOMINAL", "USED", "BORROWED", "ADMITTED", "PENDING"], _queue_row),
     "ParkPriorityClass": (["VALUE", "DESCRIPTION"], _priority_class_row),
+    "FederatedNode": (["STATUS", "CAPS", "LAST SEEN", "DONE", "REPUTATION", "CREDITS"], _node_row),
 }
 
 

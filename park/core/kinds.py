@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from park.core.errors import InvalidError
-from park.core.resources import AnyResource, ParkCluster, ParkJob, ParkPriorityClass, ParkQueue, ParkService
+from park.core.resources import (
+    AnyResource,
+    FederatedNode,
+    ParkCluster,
+    ParkJob,
+    ParkPriorityClass,
+    ParkQueue,
+    ParkService,
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,14 @@ KINDS: dict[str, KindInfo] = {
             ("ppc", "parkpriorityclass", "parkpriorityclasses"),
             False,
             ParkPriorityClass,
+        ),
+        KindInfo(
+            "FederatedNode",
+            "federatednodes",
+            "federatednode",
+            ("fn", "node", "nodes"),
+            False,
+            FederatedNode,
         ),
     )
 }

@@ -362,6 +362,62 @@ class ParkQueueStatus(BaseStatus):
     usage: QueueUsageStatus = Field(default_factory=QueueUsageStatus)
 
 
+# ---------------------------------------------------------------- FederatedNode
+
+
+PeerId = Annotated[str, Field(pattern=r"^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$")]
+
+
+class NodeCapabilities(ParkModel):
+    """What a community node may be given: its owner's caps, bound into its join token."""
+
+    gpus: int = Field(0, ge=0, le=64)
+    gpu_memory_gib: float = Field(0, ge=0)
+    cpus: float = Field(1, gt=0, le=1024)
+    memory_gib: float = Field(1, gt=0)
+    apps: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{0,62}$")]] = Field(
+        default_factory=list, max_length=32
+    )
+
+    def covers(self, other: NodeCapabilities) -> bool:
+        """Whether everything `other` asks for fits inside these capabilities."""
+        return (
+            other.gpus <= self.gpus
+            and other.gpu_memory_gib <= self.gpu_memory_gib
+            and other.cpus <= self.cpus
+            and other.memory_gib <= self.memory_gib
+            and set(other.apps) <= set(self.apps)
+        )
+
+
+class FederatedNodeSpec(ParkModel):
+    """Written by `park federation invite`; `revoked: true` drops the node from the mesh."""
+
+    peer_id: PeerId
+    capabilities: NodeCapabilities = Field(default_factory=NodeCapabilities)
+    revoked: bool = False
+
+
+class FederatedWorkCounts(ParkModel):
+    leased: int = 0
+    completed: int = 0
+    expired: int = 0
+    failed: int = 0
+
+
+class FederatedNodeStatus(BaseStatus):
+    """Mirrored by the gateway: phase Invited | Online | Offline | Revoked."""
+
+    address: str | None = None
+    joined_at: datetime | None = None
+    last_seen: datetime | None = None
+    offered: NodeCapabilities | None = None
+    current_work: list[str] = Field(default_factory=list)
+    work: FederatedWorkCounts = Field(default_factory=FederatedWorkCounts)
+    reputation: float = Field(0.0, ge=0, le=1)
+    credits: float = 0.0
+
+
 # ---------------------------------------------------------------- ParkPriorityClass
 
 
@@ -417,6 +473,11 @@ class ParkQueue(Resource[ParkQueueSpec, ParkQueueStatus]):
     kind: Literal["ParkQueue"] = "ParkQueue"
     spec: ParkQueueSpec = Field(default_factory=ParkQueueSpec)
     status: ParkQueueStatus = Field(default_factory=ParkQueueStatus)
+
+
+class FederatedNode(Resource[FederatedNodeSpec, FederatedNodeStatus]):
+    kind: Literal["FederatedNode"] = "FederatedNode"
+    status: FederatedNodeStatus = Field(default_factory=FederatedNodeStatus)
 
 
 AnyResource = Resource[Any, Any]

@@ -67,6 +67,14 @@ COLUMNS: dict[str, tuple[PrinterColumn, ...]] = {
         AGE,
     ),
     "ParkPriorityClass": (PrinterColumn("Value", ".spec.value", "integer"), AGE),
+    "FederatedNode": (
+        PrinterColumn("Status", ".status.phase"),
+        PrinterColumn("Peer", ".spec.peerId", priority=1),
+        PrinterColumn("Last Seen", ".status.lastSeen", "date"),
+        PrinterColumn("Reputation", ".status.reputation", "number"),
+        PrinterColumn("Credits", ".status.credits", "number"),
+        AGE,
+    ),
 }
 
 

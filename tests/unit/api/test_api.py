@@ -169,7 +169,14 @@ def test_openapi_describes_the_api(client: TestClient) -> None:
 def test_discovery_lists_the_kinds_this_server_serves(client: TestClient) -> None:
     body = client.get("/v1").json()
     kinds = {entry["kind"]: entry for entry in body["resources"]}
-    assert set(kinds) == {"ParkJob", "ParkCluster", "ParkService", "ParkQueue", "ParkPriorityClass"}
+    assert set(kinds) == {
+        "ParkJob",
+        "ParkCluster",
+        "ParkService",
+        "ParkQueue",
+        "ParkPriorityClass",
+        "FederatedNode",
+    }
     assert kinds["ParkQueue"] == {
         "kind": "ParkQueue",
         "plural": "queues",

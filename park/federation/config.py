@@ -1,0 +1,123 @@
+"""A node's directory: its key, its config file, and the files `park node` uses to talk to the daemon.
+
+<dir>/node.key      Ed25519 private key (PKCS#8 PEM, 0600): the node's libp2p identity
+<dir>/config.yaml   caps, time windows, gateway, token (see federation/node-config.example.yaml)
+<dir>/joined.json   written once the gateway has admitted the node (the token is then spent)
+<dir>/status.json   the daemon's state, rewritten every heartbeat (`park node status`)
+<dir>/paused        present: take no work (`park node pause` / `resume`)
+<dir>/drain         present: finish the current work, then leave and exit (`park node drain`)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from park.core.errors import InvalidError
+from park.core.meta import ParkModel
+from park.core.resources import NodeCapabilities
+from park.federation.policy import TimeWindow
+
+
+def default_node_dir() -> Path:
+    return Path(os.environ.get("PARK_NODE_DIR") or Path.home() / ".park-node")
+
+
+class NodeConfig(ParkModel):
+    gateway: list[str] = Field(default_factory=list, max_length=8)
+    token: str | None = None
+    caps: NodeCapabilities = Field(default_factory=lambda: NodeCapabilities(apps=["sha256-chain", "probe"]))
+    windows: list[str] = Field(default_factory=list)
+    pause_when_load_above: float | None = Field(None, gt=0)
+    # When the daemon runs as root, work drops to this user; "self" keeps the daemon's own user.
+    run_as: str = "nobody"
+    isolate_network: bool = True
+    python: str | None = None
+    listen: list[str] = Field(default_factory=lambda: ["/ip4/127.0.0.1/tcp/0"])
+
+    @field_validator("windows")
+    @classmethod
+    def _windows(cls, value: list[str]) -> list[str]:
+        for window in value:
+            TimeWindow.parse(window)
+        return value
+
+    def time_windows(self) -> list[TimeWindow]:
+        return [TimeWindow.parse(w) for w in self.windows]
+
+    def sandbox_user(self) -> str | None:
+        return None if self.run_as == "self" else self.run_as
+
+    def sandbox_python(self) -> str:
+        return self.python or sys.executable
+
+
+@dataclass(frozen=True)
+class NodePaths:
+    root: Path
+
+    @property
+    def key(self) -> Path:
+        return self.root / "node.key"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def joined(self) -> Path:
+        return self.root / "joined.json"
+
+    @property
+    def status(self) -> Path:
+        return self.root / "status.json"
+
+    @property
+    def paused(self) -> Path:
+        return self.root / "paused"
+
+    @property
+    def drain(self) -> Path:
+        return self.root / "drain"
+
+    def load_config(self) -> NodeConfig:
+        try:
+            data = yaml.safe_load(self.config.read_text()) or {}
+        except FileNotFoundError:
+            raise InvalidError(f"no node config at {self.config} (run `park node init` first)") from None
+        except yaml.YAMLError as err:
+            raise InvalidError(f"{self.config}: malformed YAML: {str(err).splitlines()[0]}") from None
+        try:
+            return NodeConfig.model_validate(data)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidError(f"{self.config}: {where}: {first['msg']}") from None
+
+    def save_config(self, config: NodeConfig) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        text = yaml.safe_dump(config.to_dict(), sort_keys=False)
+        tmp = self.config.with_name("config.yaml.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it may hold a token
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        tmp.replace(self.config)
+
+    def write_json(self, path: Path, data: dict[str, Any]) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, default=str))
+        tmp.replace(path)
+
+    def read_json(self, path: Path) -> dict[str, Any] | None:
+        try:
+            data = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None

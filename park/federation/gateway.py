@@ -1,0 +1,353 @@
+"""The gateway's decisions, free of networking: who is admitted, who gets which lease, what is mirrored.
+
+The mesh adapter calls these methods (from a worker thread) for every message it has already
+unwrapped and authenticated; everything here is synchronous and testable with a FakeClock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from park.control.store import Store
+from park.core.clock import Clock
+from park.core.errors import ConflictError, NotFoundError
+from park.core.resources import FederatedNode, FederatedNodeStatus, NodeCapabilities
+from park.federation import tokens
+from park.federation.identity import Identity
+from park.federation.messages import (
+    Heartbeat,
+    HeartbeatAck,
+    Hello,
+    Idle,
+    Lease,
+    Refused,
+    Result,
+    ResultAck,
+    Welcome,
+)
+from park.federation.tokens import JoinRefusedError
+from park.federation.work import WorkQueue, WorkUnit
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GatewayPolicy:
+    heartbeat_s: float = 2.0
+    lease_s: float = 10.0
+    offline_after_s: float = 15.0
+    idle_retry_s: float = 1.0
+    last_seen_write_s: float = 5.0
+
+
+@dataclass
+class Session:
+    node: str
+    peer: str
+    offer: NodeCapabilities
+    address: str | None
+    last_seen: datetime
+    written_last_seen: datetime | None = None
+    leases: set[str] = field(default_factory=set)
+
+
+def clamp(offer: NodeCapabilities, granted: NodeCapabilities) -> NodeCapabilities:
+    """What a node gets to use: its owner's current offer, never more than it was granted."""
+    return NodeCapabilities(
+        gpus=min(offer.gpus, granted.gpus),
+        gpu_memory_gib=min(offer.gpu_memory_gib, granted.gpu_memory_gib),
+        cpus=min(offer.cpus, granted.cpus),
+        memory_gib=min(offer.memory_gib, granted.memory_gib),
+        apps=[app for app in offer.apps if app in granted.apps],
+    )
+
+
+def _seen_at(moment: datetime) -> Callable[[FederatedNodeStatus], FederatedNodeStatus]:
+    return lambda status: status.model_copy(update={"last_seen": moment})
+
+
+def reputation(completed: int, expired: int, failed: int) -> float:
+    """Share of leases that came back with a result, with a prior of one success in two tries."""
+    return round((completed + 1) / (completed + expired + failed + 2), 4)
+
+
+class GatewayCore:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        queue: WorkQueue,
+        authority: Identity,
+        clock: Clock,
+        policy: GatewayPolicy | None = None,
+    ) -> None:
+        self.store = store
+        self.queue = queue
+        self.authority = authority
+        self.clock = clock
+        self.policy = policy or GatewayPolicy()
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def peer_id(self) -> str:
+        return self.authority.peer_id
+
+    def _now_s(self) -> float:
+        return self.clock.now().timestamp()
+
+    # ------------------------------------------------------------ the node registry
+
+    def node_for_peer(self, peer: str) -> FederatedNode | None:
+        for obj in self.store.list("FederatedNode").items:
+            assert isinstance(obj, FederatedNode)
+            if obj.spec.peer_id == peer:
+                return obj
+        return None
+
+    def revoked_peers(self) -> set[str]:
+        return {
+            obj.spec.peer_id
+            for obj in self.store.list("FederatedNode").items
+            if isinstance(obj, FederatedNode) and obj.spec.revoked
+        }
+
+    def sessions(self) -> list[Session]:
+        with self._lock:
+            return list(self._sessions.values())
+
+    def _mutate(self, name: str, change: Callable[[FederatedNodeStatus], FederatedNodeStatus]) -> None:
+        for _ in range(5):
+            try:
+                obj = self.store.get("FederatedNode", None, name)
+                assert isinstance(obj, FederatedNode)
+                self.store.update_status(obj.model_copy(update={"status": change(obj.status)}))
+                return
+            except ConflictError:
+                continue
+            except NotFoundError:
+                return
+        logger.warning("gave up writing the status of FederatedNode %s after 5 conflicts", name)
+
+    def _event(self, name: str, reason: str, message: str, *, warning: bool = False) -> None:
+        try:
+            obj = self.store.get("FederatedNode", None, name)
+        except NotFoundError:
+            return
+        self.store.record_event(obj, type="Warning" if warning else "Normal", reason=reason, message=message)
+
+    # ------------------------------------------------------------ admission
+
+    def hello(self, peer: str, address: str | None, message: Hello) -> Welcome | Refused:
+        """Admit `peer` (authenticated by Noise) or say why not; a refusal means disconnect."""
+        try:
+            node = self._admit(peer, message)
+        except JoinRefusedError as refused:
+            logger.info("refused %s from %s: %s", peer, address, refused.message)
+            return Refused(code=refused.code, message=refused.message)
+        now = self.clock.now()
+        offer = clamp(message.offer, node.spec.capabilities)
+        # A new session means the node restarted or reconnected: whatever it held is lost.
+        self.queue.release(peer, now=now.timestamp(), why=f"{node.metadata.name} reconnected")
+        with self._lock:
+            self._sessions[peer] = Session(
+                node=node.metadata.name, peer=peer, offer=offer, address=address, last_seen=now
+            )
+
+        def online(status: FederatedNodeStatus) -> FederatedNodeStatus:
+            return status.model_copy(
+                update={
+                    "phase": "Online",
+                    "message": None,
+                    "address": address,
+                    "joined_at": status.joined_at or now,
+                    "last_seen": now,
+                    "offered": offer,
+                    "current_work": [],
+                }
+            )
+
+        self._mutate(node.metadata.name, online)
+        self._event(node.metadata.name, "Joined", f"peer {peer} joined from {address or 'unknown address'}")
+        return Welcome(
+            node=node.metadata.name,
+            granted=offer,
+            heartbeat_s=self.policy.heartbeat_s,
+            lease_s=self.policy.lease_s,
+        )
+
+    def _admit(self, peer: str, message: Hello) -> FederatedNode:
+        if message.token is None:
+            node = self.node_for_peer(peer)
+            if node is None or node.status.joined_at is None:
+                raise JoinRefusedError("unknown-node", f"{peer} has not joined; present a join token")
+        else:
+            claims = tokens.check(message.token, issuer=self.peer_id, peer_id=peer, now=self._now_s())
+            try:
+                obj = self.store.get("FederatedNode", None, claims.node)
+            except NotFoundError:
+                raise JoinRefusedError("unknown-node", f"node {claims.node!r} was removed") from None
+            assert isinstance(obj, FederatedNode)
+            node = obj
+            if node.spec.peer_id != peer:
+                raise JoinRefusedError("wrong-peer", f"node {claims.node!r} is now bound to another peer")
+            previous = self.queue.redeem_nonce(claims.nonce, peer, now=self._now_s())
+            if previous is not None:
+                raise JoinRefusedError("replayed", f"this token was already redeemed by {previous}")
+        if node.spec.revoked:
+            raise JoinRefusedError("revoked", f"node {node.metadata.name!r} is revoked")
+        return node
+
+    def session(self, peer: str) -> Session | None:
+        with self._lock:
+            return self._sessions.get(peer)
+
+    # ------------------------------------------------------------ work
+
+    def request(self, peer: str) -> Lease | Idle | Refused:
+        session = self.session(peer)
+        if session is None:
+            return Refused(code="unknown-node", message="say hello first")
+        session.last_seen = self.clock.now()
+        if session.leases:
+            return Idle(retry_s=self.policy.idle_retry_s)
+        unit = self.queue.lease(peer, session.offer, now=self._now_s())
+        if unit is None:
+            return Idle(retry_s=self.policy.idle_retry_s)
+        with self._lock:
+            session.leases.add(unit.id)
+        self._count(session.node, "leased", current=sorted(session.leases))
+        assert unit.deadline is not None
+        return Lease(
+            work_id=unit.id,
+            app=unit.app,
+            payload=unit.payload,
+            payload_sha256=unit.payload_sha256,
+            deadline_s=round(unit.deadline - self._now_s(), 3),
+            attempt=unit.attempt,
+        )
+
+    def heartbeat(self, peer: str, message: Heartbeat) -> HeartbeatAck:
+        session = self.session(peer)
+        if session is None:
+            return HeartbeatAck(cancelled=message.work_ids)
+        session.last_seen = self.clock.now()
+        extended, cancelled = self.queue.heartbeat(peer, message.work_ids, now=self._now_s())
+        with self._lock:
+            session.leases.difference_update(cancelled)
+        return HeartbeatAck(extended=extended, cancelled=cancelled)
+
+    def result(self, peer: str, message: Result) -> ResultAck:
+        session = self.session(peer)
+        if session is None:
+            return ResultAck(work_id=message.work_id, accepted=False, message="say hello first")
+        session.last_seen = self.clock.now()
+        outcome = self.queue.complete(
+            peer,
+            message.work_id,
+            ok=message.ok,
+            output=message.output,
+            output_sha256=message.output_sha256,
+            error=message.error,
+            now=self._now_s(),
+        )
+        with self._lock:
+            session.leases.discard(message.work_id)
+        if outcome.accepted:
+            self._count(session.node, "completed" if message.ok else "failed", current=sorted(session.leases))
+        return ResultAck(work_id=message.work_id, accepted=outcome.accepted, message=outcome.message)
+
+    def _count(self, name: str, what: str, *, current: list[str]) -> None:
+        now = self.clock.now()
+
+        def bump(status: FederatedNodeStatus) -> FederatedNodeStatus:
+            work = status.work.model_copy(update={what: getattr(status.work, what) + 1})
+            return status.model_copy(
+                update={
+                    "work": work,
+                    "current_work": current,
+                    "last_seen": now,
+                    "reputation": reputation(work.completed, work.expired, work.failed),
+                }
+            )
+
+        self._mutate(name, bump)
+
+    # ------------------------------------------------------------ leaving, expiry, revocation
+
+    def disconnected(self, peer: str, *, why: str) -> list[WorkUnit]:
+        """A node's session ended: its leases go back to the queue now, it shows Offline."""
+        with self._lock:
+            session = self._sessions.pop(peer, None)
+        released = self.queue.release(peer, now=self._now_s(), why=f"{why} ({peer})")
+        if session is None:
+            return released
+        revoked = peer in self.revoked_peers()
+
+        def offline(status: FederatedNodeStatus) -> FederatedNodeStatus:
+            return status.model_copy(
+                update={
+                    "phase": "Revoked" if revoked else "Offline",
+                    "message": why,
+                    "last_seen": session.last_seen,
+                    "current_work": [],
+                }
+            )
+
+        self._mutate(session.node, offline)
+        reassigned = f"; {len(released)} lease(s) requeued" if released else ""
+        self._event(session.node, "Left", f"{why}{reassigned}", warning=bool(released))
+        return released
+
+    def tick(self) -> set[str]:
+        """Expire late leases and flush last-seen times; returns the peers to disconnect now."""
+        now = self.clock.now()
+        for unit in self.queue.expire(now=now.timestamp()):
+            session = self.session(unit.peer or "")
+            name = session.node if session else None
+            if session is not None:
+                with self._lock:
+                    session.leases.discard(unit.id)
+            if name is None and unit.peer is not None:
+                node = self.node_for_peer(unit.peer)
+                name = node.metadata.name if node else None
+            if name is not None:
+                self._count(name, "expired", current=sorted(session.leases) if session else [])
+                self._event(name, "LeaseExpired", f"{unit.id} expired; requeued", warning=True)
+        revoked = self.revoked_peers()
+        drop = {s.peer for s in self.sessions() if s.peer in revoked}
+        stale = timedelta(seconds=self.policy.offline_after_s)
+        drop |= {s.peer for s in self.sessions() if now - s.last_seen > stale}
+        flush = timedelta(seconds=self.policy.last_seen_write_s)
+        for session in self.sessions():
+            if session.peer in drop:
+                continue
+            if session.written_last_seen is None or session.last_seen - session.written_last_seen >= flush:
+                session.written_last_seen = session.last_seen
+                self._mutate(session.node, _seen_at(session.last_seen))
+        return drop
+
+    def mark_revoked(self) -> None:
+        """Revoked nodes without a session show phase Revoked."""
+        for obj in self.store.list("FederatedNode").items:
+            if (
+                isinstance(obj, FederatedNode)
+                and obj.spec.revoked
+                and obj.status.phase != "Revoked"
+                and self.session(obj.spec.peer_id) is None
+            ):
+                self._mutate(
+                    obj.metadata.name,
+                    lambda s: s.model_copy(update={"phase": "Revoked", "message": "revoked"}),
+                )
+                self._event(obj.metadata.name, "Revoked", "revoked; dropped from the mesh", warning=True)
+
+    def mark_invited(self) -> None:
+        """Nodes invited but never joined show phase Invited."""
+        for obj in self.store.list("FederatedNode").items:
+            if isinstance(obj, FederatedNode) and obj.status.phase is None and not obj.spec.revoked:
+                self._mutate(obj.metadata.name, lambda s: s.model_copy(update={"phase": "Invited"}))

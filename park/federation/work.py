@@ -1,0 +1,318 @@
+"""The gateway's work units and their leases, persisted in SQLite so a restart loses nothing.
+
+A unit is queued, leased to one node until a deadline that heartbeats push forward, then done or
+failed. An expired lease, a dropped node or a failed attempt puts the unit back in the queue until
+it has used `max_attempts`; a result counts only from the node that holds the lease.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from park.core.errors import InvalidError, NotFoundError
+from park.core.resources import NodeCapabilities
+from park.federation.wire import digest
+
+WorkState = Literal["queued", "leased", "done", "failed"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS work (
+    id TEXT PRIMARY KEY,
+    app TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    payload_sha256 TEXT NOT NULL,
+    needs TEXT NOT NULL,
+    state TEXT NOT NULL,
+    peer TEXT,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    lease_s REAL NOT NULL,
+    deadline REAL,
+    submitted_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    tried_by TEXT NOT NULL DEFAULT '[]',
+    output TEXT,
+    output_sha256 TEXT,
+    error TEXT,
+    completed_by TEXT
+);
+CREATE INDEX IF NOT EXISTS work_state ON work (state, submitted_at);
+CREATE TABLE IF NOT EXISTS redeemed_nonces (
+    nonce TEXT PRIMARY KEY,
+    peer TEXT NOT NULL,
+    redeemed_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    id: str
+    app: str
+    payload: dict[str, Any]
+    payload_sha256: str
+    needs: NodeCapabilities
+    state: WorkState
+    peer: str | None
+    attempt: int
+    max_attempts: int
+    lease_s: float
+    deadline: float | None
+    submitted_at: float
+    updated_at: float
+    tried_by: tuple[str, ...]
+    output: dict[str, Any] | None
+    output_sha256: str | None
+    error: str | None
+    completed_by: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "app": self.app,
+            "payload": self.payload,
+            "payloadSha256": self.payload_sha256,
+            "state": self.state,
+            "peer": self.peer,
+            "attempt": self.attempt,
+            "maxAttempts": self.max_attempts,
+            "deadline": self.deadline,
+            "submittedAt": self.submitted_at,
+            "updatedAt": self.updated_at,
+            "triedBy": list(self.tried_by),
+            "output": self.output,
+            "outputSha256": self.output_sha256,
+            "error": self.error,
+            "completedBy": self.completed_by,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a result a node sent."""
+
+    accepted: bool
+    message: str
+    unit: WorkUnit | None = None
+
+
+def _row(row: sqlite3.Row) -> WorkUnit:
+    return WorkUnit(
+        id=row["id"],
+        app=row["app"],
+        payload=json.loads(row["payload"]),
+        payload_sha256=row["payload_sha256"],
+        needs=NodeCapabilities.model_validate_json(row["needs"]),
+        state=row["state"],
+        peer=row["peer"],
+        attempt=row["attempt"],
+        max_attempts=row["max_attempts"],
+        lease_s=row["lease_s"],
+        deadline=row["deadline"],
+        submitted_at=row["submitted_at"],
+        updated_at=row["updated_at"],
+        tried_by=tuple(json.loads(row["tried_by"])),
+        output=json.loads(row["output"]) if row["output"] is not None else None,
+        output_sha256=row["output_sha256"],
+        error=row["error"],
+        completed_by=row["completed_by"],
+    )
+
+
+class WorkQueue:
+    """Thread-safe: the mesh thread leases and completes while the API thread submits and reads."""
+
+    def __init__(self, path: Path | str = ":memory:", *, default_lease_s: float = 30.0) -> None:
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        self.default_lease_s = default_lease_s
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------ submitting and reading
+
+    def submit(
+        self,
+        app: str,
+        payload: dict[str, Any],
+        *,
+        now: float,
+        needs: NodeCapabilities | None = None,
+        max_attempts: int = 3,
+        lease_s: float | None = None,
+        work_id: str | None = None,
+    ) -> WorkUnit:
+        if max_attempts < 1:
+            raise InvalidError("maxAttempts must be at least 1")
+        needs = (needs or NodeCapabilities()).model_copy(update={"apps": [app]})
+        work_id = work_id or f"w-{secrets.token_hex(12)}"
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO work (id, app, payload, payload_sha256, needs, state, max_attempts, lease_s,"
+                " submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                (
+                    work_id,
+                    app,
+                    json.dumps(payload),
+                    digest(payload),
+                    needs.model_dump_json(),
+                    max_attempts,
+                    lease_s or self.default_lease_s,
+                    now,
+                    now,
+                ),
+            )
+        return self.get(work_id)
+
+    def get(self, work_id: str) -> WorkUnit:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM work WHERE id = ?", (work_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no work unit {work_id!r}")
+        return _row(row)
+
+    def units(self, *, state: WorkState | None = None, limit: int = 1000) -> list[WorkUnit]:
+        query, args = "SELECT * FROM work", ()  # type: tuple[str, tuple[Any, ...]]
+        if state is not None:
+            query, args = query + " WHERE state = ?", (state,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY submitted_at, id LIMIT ?", (*args, limit)).fetchall()
+        return [_row(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) FROM work GROUP BY state").fetchall()
+        return {state: count for state, count in rows}
+
+    def leased_to(self, peer: str) -> list[WorkUnit]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM work WHERE state = 'leased' AND peer = ? ORDER BY id", (peer,)
+            ).fetchall()
+        return [_row(r) for r in rows]
+
+    # ------------------------------------------------------------ leases
+
+    def lease(self, peer: str, offer: NodeCapabilities, *, now: float) -> WorkUnit | None:
+        """The oldest queued unit this node can run, preferring units it has not tried before."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM work WHERE state = 'queued' ORDER BY submitted_at, id LIMIT 500"
+            ).fetchall()
+            fits = [u for u in map(_row, rows) if offer.covers(u.needs)]
+            if not fits:
+                return None
+            fresh = [u for u in fits if peer not in u.tried_by]
+            unit = (fresh or fits)[0]
+            tried = sorted({*unit.tried_by, peer})
+            self._db.execute(
+                "UPDATE work SET state = 'leased', peer = ?, attempt = attempt + 1, deadline = ?,"
+                " updated_at = ?, tried_by = ? WHERE id = ? AND state = 'queued'",
+                (peer, now + unit.lease_s, now, json.dumps(tried), unit.id),
+            )
+            row = self._db.execute("SELECT * FROM work WHERE id = ?", (unit.id,)).fetchone()
+        return _row(row)
+
+    def heartbeat(self, peer: str, work_ids: list[str], *, now: float) -> tuple[list[str], list[str]]:
+        """(extended, cancelled): leases this peer holds move their deadline; others are not its."""
+        extended: list[str] = []
+        cancelled: list[str] = []
+        with self._lock:
+            for work_id in work_ids:
+                cursor = self._db.execute(
+                    "UPDATE work SET deadline = ? + lease_s, updated_at = ?"
+                    " WHERE id = ? AND state = 'leased' AND peer = ?",
+                    (now, now, work_id, peer),
+                )
+                (extended if cursor.rowcount else cancelled).append(work_id)
+        return extended, cancelled
+
+    def complete(
+        self,
+        peer: str,
+        work_id: str,
+        *,
+        ok: bool,
+        output: dict[str, Any],
+        output_sha256: str,
+        error: str | None,
+        now: float,
+    ) -> Outcome:
+        """Record a result, but only from the node holding the lease and only if its hash is right."""
+        if digest(output) != output_sha256:
+            return Outcome(False, "output does not match its sha256")
+        with self._lock:
+            row = self._db.execute("SELECT * FROM work WHERE id = ?", (work_id,)).fetchone()
+            if row is None:
+                return Outcome(False, f"no work unit {work_id}")
+            unit = _row(row)
+            if unit.state != "leased" or unit.peer != peer:
+                return Outcome(False, f"{work_id} is not leased to {peer} (it is {unit.state})")
+            if ok:
+                self._db.execute(
+                    "UPDATE work SET state = 'done', output = ?, output_sha256 = ?, completed_by = ?,"
+                    " deadline = NULL, updated_at = ?, error = NULL WHERE id = ?",
+                    (json.dumps(output), output_sha256, peer, now, work_id),
+                )
+            else:
+                state = "queued" if unit.attempt < unit.max_attempts else "failed"
+                self._db.execute(
+                    "UPDATE work SET state = ?, peer = NULL, deadline = NULL, error = ?, updated_at = ?"
+                    " WHERE id = ?",
+                    (state, error or "failed", now, work_id),
+                )
+            row = self._db.execute("SELECT * FROM work WHERE id = ?", (work_id,)).fetchone()
+        return Outcome(True, "recorded", _row(row))
+
+    def expire(self, *, now: float) -> list[WorkUnit]:
+        """Take back every lease past its deadline; the units as they were (with the late peer)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM work WHERE state = 'leased' AND deadline <= ?", (now,)
+            ).fetchall()
+            for row in rows:
+                self._requeue(_row(row), f"lease expired on {row['peer']}", now)
+        return [_row(r) for r in rows]
+
+    def release(self, peer: str, *, now: float, why: str) -> list[WorkUnit]:
+        """Take back every lease of a node that left or was revoked."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM work WHERE state = 'leased' AND peer = ?", (peer,)
+            ).fetchall()
+            for row in rows:
+                self._requeue(_row(row), why, now)
+        return [_row(r) for r in rows]
+
+    def _requeue(self, unit: WorkUnit, why: str, now: float) -> None:
+        state = "queued" if unit.attempt < unit.max_attempts else "failed"
+        self._db.execute(
+            "UPDATE work SET state = ?, peer = NULL, deadline = NULL, error = ?, updated_at = ? WHERE id = ?",
+            (state, why, now, unit.id),
+        )
+
+    # ------------------------------------------------------------ join-token nonces
+
+    def redeem_nonce(self, nonce: str, peer: str, *, now: float) -> str | None:
+        """Record a token nonce as used; None if new, else the peer that redeemed it before."""
+        with self._lock:
+            row = self._db.execute("SELECT peer FROM redeemed_nonces WHERE nonce = ?", (nonce,)).fetchone()
+            if row is not None:
+                return str(row["peer"])
+            self._db.execute(
+                "INSERT INTO redeemed_nonces (nonce, peer, redeemed_at) VALUES (?, ?, ?)", (nonce, peer, now)
+            )
+        return None
