@@ -42,7 +42,7 @@ def wait_until(predicate, timeout: float = 120.0) -> None:  # type: ignore[no-un
 def start_park(state: Path) -> subprocess.Popen[bytes]:
     env = {"PARK_STATE_DIR": str(state), "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "park", "up", "--port", "0", "--cpus", "2"],
+        [sys.executable, "-m", "park", "up", "--port", "0", "--federation-port", "0", "--cpus", "2"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

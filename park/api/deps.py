@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from park.control.logs import FollowedLogs
 from park.control.store import Store
 from park.core.errors import UnauthorizedError
+from park.federation.runtime import Federation
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class ApiContext:
     logs: FollowedLogs
     token: str
     ready: Callable[[], bool]
+    federation: Federation | None = None
 
 
 def get_context(request: Request) -> ApiContext:

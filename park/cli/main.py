@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 import park
-from park.cli import console, operator, resources, up
+from park.cli import console, federation, node, operator, resources, up
 from park.cli.context import Obj
 from park.core.errors import ParkError
 from park.core.settings import Settings
@@ -57,6 +57,8 @@ def version(ctx: typer.Context) -> None:
 app.command(name="up")(up.up)
 app.command(name="console")(console.console)
 app.add_typer(operator.app, name="operator")
+app.add_typer(federation.app, name="federation")
+app.add_typer(node.app, name="node")
 for command in (
     resources.apply,
     resources.get,

@@ -29,10 +29,19 @@ def up(
     host: Annotated[str | None, typer.Option(help="Address the API listens on [default: 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="API port (0 picks a free one) [default: 8470]")] = None,
     cpus: Annotated[float | None, typer.Option(help="CPUs of the default cluster [default: all]")] = None,
+    federation_port: Annotated[
+        int | None, typer.Option(help="Federation gateway's libp2p TCP port (0 picks one) [default: 8471]")
+    ] = None,
 ) -> None:
-    """Run the whole platform on this machine: store, controllers, local Ray, REST API."""
+    """Run the whole platform on this machine: store, controllers, local Ray, REST API, federation gateway."""
     obj: Obj = ctx.obj
-    changes = {"state_dir": state_dir, "host": host, "port": port, "default_cluster_cpus": cpus}
+    changes = {
+        "state_dir": state_dir,
+        "host": host,
+        "port": port,
+        "default_cluster_cpus": cpus,
+        "federation_port": federation_port,
+    }
     settings = obj.settings.model_copy(update={k: v for k, v in changes.items() if v is not None})
     handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
     logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
@@ -56,6 +65,8 @@ async def _run(platform: Platform) -> None:
     settings = platform.settings
     console.print(f"[green]Park is up[/green] at {platform.url}")
     console.print(f"  state: {settings.state_dir}   token: {settings.token_file}")
+    if platform.federation is not None:
+        console.print(f"  federation gateway: {' '.join(platform.federation.bootstrap)}")
     await _wait_for_default_head(platform, runner)
     console.print("Ready. Try: park apply -f examples/hello-job.yaml   (Ctrl-C stops everything)")
     await runner

@@ -192,6 +192,40 @@ class ParkClient:
         items: list[dict[str, Any]] = self._request("GET", f"/v1/queues/{queue}/pending").json()["items"]
         return items
 
+    # ------------------------------------------------------------ federation
+
+    def federation(self) -> dict[str, Any]:
+        """The gateway's peer ID, addresses, online nodes and work counts."""
+        info: dict[str, Any] = self._request("GET", "/v1/federation").json()
+        return info
+
+    def invite(
+        self, name: str, *, peer_id: str, capabilities: dict[str, Any], ttl_seconds: float
+    ) -> dict[str, Any]:
+        """Register a FederatedNode and get its join token: {"token", "node"}."""
+        body = {"name": name, "peerId": peer_id, "capabilities": capabilities, "ttlSeconds": ttl_seconds}
+        reply: dict[str, Any] = self._request("POST", "/v1/federation/invites", json=body).json()
+        return reply
+
+    def revoke_node(self, name: str) -> AnyResource:
+        return parse_resource(self._request("POST", f"/v1/federation/nodes/{name}/revoke").json())
+
+    def submit_work(self, app: str, payload: dict[str, Any], *, max_attempts: int = 3) -> dict[str, Any]:
+        body = {"app": app, "payload": payload, "maxAttempts": max_attempts}
+        unit: dict[str, Any] = self._request("POST", "/v1/federation/work", json=body).json()
+        return unit
+
+    def work(self, work_id: str) -> dict[str, Any]:
+        unit: dict[str, Any] = self._request("GET", f"/v1/federation/work/{work_id}").json()
+        return unit
+
+    def works(self, *, state: str | None = None) -> list[dict[str, Any]]:
+        params = {"state": state} if state else {}
+        items: list[dict[str, Any]] = self._request("GET", "/v1/federation/work", params=params).json()[
+            "items"
+        ]
+        return items
+
     def logs(self, namespace: str, name: str) -> str:
         return self._request("GET", f"/v1/namespaces/{namespace}/jobs/{name}/logs").text
 

@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     ray_start_timeout_seconds: float = Field(120.0, gt=0)
     scheduler_min_runtime_seconds: float = Field(60.0, ge=0)
     scheduler_aging_seconds: float = Field(300.0, gt=0)
+    federation_enabled: bool = True
+    federation_host: str = "127.0.0.1"
+    federation_port: int = Field(8471, ge=0, le=65535)
+    federation_announce: list[str] = Field(default_factory=list)
+    federation_heartbeat_seconds: float = Field(2.0, gt=0)
+    federation_lease_seconds: float = Field(30.0, gt=0)
+    federation_offline_after_seconds: float = Field(20.0, gt=0)
 
     @property
     def token_file(self) -> Path:
@@ -40,6 +47,11 @@ class Settings(BaseSettings):
     @property
     def database_file(self) -> Path:
         return self.state_dir / "park.db"
+
+    @property
+    def federation_dir(self) -> Path:
+        """The gateway's key (the federation authority) and its work database."""
+        return self.state_dir / "federation"
 
     @property
     def logs_dir(self) -> Path:

@@ -25,6 +25,8 @@ from park.core.resources import ParkCluster
 from park.core.settings import Settings
 from park.embedded.defaults import ensure_defaults
 from park.embedded.statedir import StateDirLock, ensure_admin_token, write_server_file
+from park.federation.gateway import GatewayPolicy
+from park.federation.runtime import Federation, FederationSettings
 from park.substrates.interface import Substrate
 from park.substrates.local_ray import LocalRaySubstrate
 
@@ -56,6 +58,7 @@ class Platform:
         self._stop = asyncio.Event()
         self.url: str | None = None
         self.store: SQLiteStore | None = None
+        self.federation: Federation | None = None
         self.ready = False
 
     def stop(self) -> None:
@@ -117,7 +120,44 @@ class Platform:
         ]
         token = ensure_admin_token(settings.token_file)
         logs = JobLogs(store=store, substrate=substrate, archive=archive)
-        context = ApiContext(store=store, logs=logs, token=token, ready=lambda: self.ready)
+        federation = self.federation = self._federation(store)
+        if federation is not None:
+            await federation.start()
+        try:
+            context = ApiContext(
+                store=store, logs=logs, token=token, ready=lambda: self.ready, federation=federation
+            )
+            await self._serve_api(store, controllers, context, on_ready)
+        finally:
+            if federation is not None:
+                await federation.stop()
+
+    def _federation(self, store: SQLiteStore) -> Federation | None:
+        settings = self.settings
+        if not settings.federation_enabled:
+            return None
+        policy = GatewayPolicy(
+            heartbeat_s=settings.federation_heartbeat_seconds,
+            lease_s=settings.federation_lease_seconds,
+            offline_after_s=settings.federation_offline_after_seconds,
+        )
+        federation_settings = FederationSettings(
+            directory=settings.federation_dir,
+            host=settings.federation_host,
+            port=settings.federation_port,
+            policy=policy,
+            announce=settings.federation_announce,
+        )
+        return Federation(store, federation_settings, clock=self._clock)
+
+    async def _serve_api(
+        self,
+        store: SQLiteStore,
+        controllers: list[Controller],
+        context: ApiContext,
+        on_ready: Callable[[str], None] | None,
+    ) -> None:
+        settings = self.settings
         sock = _bind(settings.host, settings.port)
         port = sock.getsockname()[1]
         self.url = f"http://{settings.host}:{port}"

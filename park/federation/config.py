@@ -46,7 +46,10 @@ class NodeConfig(ParkModel):
     @classmethod
     def _windows(cls, value: list[str]) -> list[str]:
         for window in value:
-            TimeWindow.parse(window)
+            try:
+                TimeWindow.parse(window)
+            except InvalidError as err:
+                raise ValueError(err.message) from None
         return value
 
     def time_windows(self) -> list[TimeWindow]:
@@ -56,7 +59,23 @@ class NodeConfig(ParkModel):
         return None if self.run_as == "self" else self.run_as
 
     def sandbox_python(self) -> str:
-        return self.python or sys.executable
+        """The interpreter work runs under: the daemon's own, unless the sandbox user cannot reach it."""
+        if self.python:
+            return self.python
+        if self.sandbox_user() is not None and os.geteuid() == 0 and not _world_executable(sys.executable):
+            return "/usr/bin/python3"
+        return sys.executable
+
+
+def _world_executable(path: str) -> bool:
+    """Whether any user may run `path`: every directory on the way is o+x, the file o+rx."""
+    target = Path(path).resolve()
+    try:
+        if target.stat().st_mode & 0o005 != 0o005:
+            return False
+        return all(parent.stat().st_mode & 0o001 for parent in target.parents)
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)

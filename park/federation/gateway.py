@@ -178,6 +178,7 @@ class GatewayCore:
             granted=offer,
             heartbeat_s=self.policy.heartbeat_s,
             lease_s=self.policy.lease_s,
+            credits=node.status.credits,
         )
 
     def _admit(self, peer: str, message: Hello) -> FederatedNode:

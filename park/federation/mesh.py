@@ -137,7 +137,7 @@ class _Gate(INotifee):
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
         peer = str(conn.muxed_conn.peer_id)
-        if peer in self.mesh.denied:
+        if peer in self.mesh.blocked:
             logger.info("dropping connection from denied peer %s", peer)
             await conn.close()
             return
@@ -205,7 +205,8 @@ class Mesh:
             max_messages_per_topic_per_second=GOSSIP_PER_SECOND * 4,
         )
         self.pubsub = Pubsub(self.host, self.gossipsub)
-        self.denied: set[str] = set()
+        self.denied: set[str] = set()  # their gossip is dropped
+        self.blocked: set[str] = set()  # their connections are closed as soon as made
         self.on_connected: list[Callable[[str], None]] = []
         self.on_disconnected: list[Callable[[str], None]] = []
         self._nursery: trio.Nursery | None = None
@@ -250,7 +251,7 @@ class Mesh:
     def handle(self, protocol: str, handler: Callable[[Channel], Awaitable[None]]) -> None:
         async def on_stream(stream: INetStream) -> None:
             channel = Channel(stream, self.identity, protocol, max_frame=self.max_frame)
-            if channel.remote_peer in self.denied:
+            if channel.remote_peer in self.blocked:
                 await channel.reset()
                 return
             await handler(channel)
@@ -270,11 +271,20 @@ class Mesh:
     def connected_peers(self) -> list[str]:
         return [str(p) for p in self.host.get_network().connections]
 
-    async def deny(self, peer_id: str) -> None:
-        """Refuse this peer from now on, and drop it if connected."""
+    async def deny(self, peer_id: str, *, connections: bool = True) -> None:
+        """Ignore this peer's gossip from now on; with `connections`, also refuse and drop its connections.
+
+        The gateway keeps accepting connections from revoked peers only to tell them so, then hangs up.
+        """
         self.denied.add(peer_id)
-        if peer_id in self.connected_peers():
-            await self.hang_up(peer_id)
+        if connections:
+            self.blocked.add(peer_id)
+            if peer_id in self.connected_peers():
+                await self.hang_up(peer_id)
+
+    def allow(self, peer_id: str) -> None:
+        self.denied.discard(peer_id)
+        self.blocked.discard(peer_id)
 
     # ------------------------------------------------------------ gossip
 

@@ -60,6 +60,7 @@ class Welcome(ParkModel):
     granted: NodeCapabilities
     heartbeat_s: float
     lease_s: float
+    credits: float = 0.0
 
 
 class Refused(ParkModel):

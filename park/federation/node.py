@@ -23,7 +23,7 @@ from park.core.errors import InvalidError
 from park.federation import sandbox
 from park.federation.config import NodePaths
 from park.federation.identity import Identity
-from park.federation.mesh import Channel, ChannelClosedError, Mesh
+from park.federation.mesh import Channel, Mesh
 from park.federation.messages import (
     REVOCATION_TOPIC,
     WORK_PROTOCOL,
@@ -51,6 +51,21 @@ logger = logging.getLogger(__name__)
 _GATEWAY_MESSAGE: TypeAdapter[Any] = TypeAdapter(GatewayMessage)
 
 EXIT_OK, EXIT_REFUSED, EXIT_REVOKED = 0, 2, 3
+
+
+class RefusedError(Exception):
+    """The gateway said no (at hello, or later: revoked, timed out); `code` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+def _innermost(error: BaseException) -> BaseException:
+    """The one real error inside trio's (nested, single-member) exception groups."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
 
 
 def gateway_peer(address: str) -> str:
@@ -98,12 +113,14 @@ class NodeDaemon:
         self.granted: dict[str, Any] | None = None
         self.current: dict[str, Any] | None = None
         self.completed = 0
+        self.credits = 0.0
         self.failed = 0
         self.connected_to: str | None = None
         self.draining = False
         self.stopping = False
         self._stop = trio.Event()
         self.exit_code = EXIT_OK
+        self.mesh: Mesh | None = None
 
     # ------------------------------------------------------------ status
 
@@ -124,6 +141,7 @@ class NodeDaemon:
                 "windows": self.config.windows,
                 "completed": self.completed,
                 "failed": self.failed,
+                "credits": self.credits,
             },
         )
 
@@ -148,7 +166,7 @@ class NodeDaemon:
 
     async def run(self) -> int:
         self.spec.check()
-        mesh = Mesh(self.identity, listen=self.config.listen)
+        mesh = self.mesh = Mesh(self.identity, listen=self.config.listen)
         async with mesh.running(), trio.open_nursery() as nursery:
             if self.handle_signals:
                 nursery.start_soon(self._signals)
@@ -194,16 +212,16 @@ class NodeDaemon:
             for address in self.bootstrap:
                 try:
                     code = await self._session(mesh, address)
-                except (ChannelClosedError, WireError, ValidationError, OSError, trio.TooSlowError) as err:
-                    self.connected_to = None
-                    self._set(
-                        "disconnected",
-                        f"{address}: {str(err).splitlines()[0] if str(err) else type(err).__name__}",
-                    )
-                except Exception as err:  # libp2p raises its own dial and stream errors
+                except Exception as raised:  # libp2p raises its own dial and stream errors too
+                    err = _innermost(raised)
                     logger.debug("session with %s ended", address, exc_info=True)
+                    if isinstance(err, RefusedError) and err.code != "timeout":
+                        revoked = err.code == "revoked"
+                        self.finish(EXIT_REVOKED if revoked else EXIT_REFUSED, "refused", str(err))
+                        return
                     self.connected_to = None
-                    self._set("disconnected", f"{address}: {type(err).__name__}: {err}")
+                    text = str(err).splitlines()[0] if str(err) else ""
+                    self._set("disconnected", f"{address}: {type(err).__name__}: {text}".rstrip(": "))
                 else:
                     if code is not None:
                         return
@@ -218,7 +236,10 @@ class NodeDaemon:
         await channel.send(body)
         with trio.fail_after(timeout_s):
             envelope = await channel.receive()
-        return _GATEWAY_MESSAGE.validate_python(envelope.body)
+        reply = _GATEWAY_MESSAGE.validate_python(envelope.body)
+        if isinstance(reply, Refused):
+            raise RefusedError(reply.code, reply.message)
+        return reply
 
     async def _session(self, mesh: Mesh, address: str) -> int | None:
         """One connection to the gateway; an exit code when the daemon should stop, None to reconnect."""
@@ -231,12 +252,10 @@ class NodeDaemon:
             return EXIT_REFUSED
         hello = Hello(token=None if joined else self.config.token, offer=self.config.caps)
         reply = await self._exchange(channel, hello.to_dict())
-        if isinstance(reply, Refused):
-            self.finish(EXIT_REFUSED, "refused", f"{reply.code}: {reply.message}")
-            return EXIT_REFUSED
         if not isinstance(reply, Welcome):
             raise WireError(f"expected welcome, got {reply.type}")
         self.node_name, self.granted, self.connected_to = reply.node, reply.granted.to_dict(), address
+        self.credits = reply.credits
         self.paths.write_json(self.paths.joined, {"node": reply.node, "gateway": self.bootstrap})
         self._set("idle", "joined")
         last_announce = 0.0
@@ -262,9 +281,6 @@ class NodeDaemon:
                 await trio.sleep(min(answer.retry_s, reply.heartbeat_s))
             elif isinstance(answer, Lease):
                 await self._work(channel, answer, heartbeat_s=reply.heartbeat_s)
-            elif isinstance(answer, Refused):
-                self.finish(EXIT_REFUSED, "refused", f"{answer.code}: {answer.message}")
-                return EXIT_REFUSED
 
     async def _work(self, channel: Channel, lease: Lease, *, heartbeat_s: float) -> None:
         started = time.monotonic()

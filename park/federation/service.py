@@ -9,12 +9,12 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import trio
 from pydantic import TypeAdapter, ValidationError
 
+from park.core.errors import ParkError
 from park.federation.gateway import GatewayCore
 from park.federation.mesh import Channel, ChannelClosedError, Mesh
 from park.federation.messages import (
@@ -60,7 +60,7 @@ class GatewayService:
         async with self.mesh.running():
             self.mesh.handle(WORK_PROTOCOL, self._session)
             for peer in await trio.to_thread.run_sync(self.core.revoked_peers):
-                await self.mesh.deny(peer)
+                await self.mesh.deny(peer, connections=False)
             await self.mesh.subscribe(ANNOUNCE_TOPIC, self._announcement)
             task_status.started(self.mesh.addrs)
             last_published = 0.0
@@ -86,8 +86,9 @@ class GatewayService:
         revoked = frozenset(await trio.to_thread.run_sync(self.core.revoked_peers))
         if revoked != self._published or (force and revoked):
             for peer in revoked - self.mesh.denied:
-                await self.mesh.deny(peer)
-            self.mesh.denied -= self.mesh.denied - revoked  # un-revoked nodes may come back
+                await self.mesh.deny(peer, connections=False)
+            for peer in self.mesh.denied - revoked:  # un-revoked nodes may come back
+                self.mesh.allow(peer)
             if revoked:
                 await self.mesh.publish(REVOCATION_TOPIC, Revocation(peers=sorted(revoked)).to_dict())
             self._published = revoked
@@ -96,6 +97,9 @@ class GatewayService:
     async def _drop(self, peer: str, why: str) -> None:
         channel = self._channels.pop(peer, None)
         if channel is not None:
+            code = "revoked" if why == "revoked" else "timeout"
+            with trio.move_on_after(1):
+                await channel.send(Refused(code=code, message=f"dropped: {why}").to_dict())
             await channel.reset()
         await self.mesh.hang_up(peer)
         await trio.to_thread.run_sync(lambda: self.core.disconnected(peer, why=why))
@@ -207,7 +211,8 @@ class GatewayThread:
         self._thread.start()
         ready = await asyncio.to_thread(self._started.wait, timeout_s)
         if self.error is not None or not ready:
-            raise RuntimeError(f"the federation gateway did not start: {self.error or 'timed out'}")
+            why = _first_cause(self.error) if self.error is not None else "timed out"
+            raise ParkError(f"the federation gateway did not start: {why}")
         return self.addrs
 
     def _cancel_now(self) -> None:
@@ -227,8 +232,10 @@ class GatewayThread:
         return self._thread is not None and self._thread.is_alive()
 
 
-def listen_addr(host: str, port: int) -> str:
-    return f"/ip4/{host}/tcp/{port}"
-
-
-OnReady = Callable[[list[str]], None]
+def _first_cause(error: BaseException) -> str:
+    """The innermost message of a (possibly grouped) startup error, e.g. the port already in use."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -133,6 +133,7 @@ def park_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParkUp]:
         "PARK_CLUSTER_CHECK_SECONDS": "1",
         "PARK_RESYNC_SECONDS": "5",
         "PARK_SCHEDULER_MIN_RUNTIME_SECONDS": "1",
+        "PARK_FEDERATION_PORT": "0",
         # As a user who runs `.../venv/bin/park up` without activating the venv: job entrypoints that
         # say `python` must still get the interpreter Park runs in.
         "PATH": "/usr/bin:/bin",

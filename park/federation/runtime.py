@@ -1,0 +1,127 @@
+"""The federation as the platform runs it: gateway key, work database, mesh thread, and the operations
+the REST API offers (invite, revoke, submit work, read work). Used by `park up` and `park operator api`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from park.control.store import Store
+from park.core.clock import Clock
+from park.core.errors import InvalidError, NotFoundError
+from park.core.resources import FederatedNode, NodeCapabilities
+from park.federation.apps import APPS
+from park.federation.gateway import GatewayCore, GatewayPolicy
+from park.federation.identity import Identity
+from park.federation.invites import invite
+from park.federation.mesh import Mesh
+from park.federation.service import GatewayService, GatewayThread
+from park.federation.work import WorkQueue, WorkState, WorkUnit
+
+
+@dataclass(frozen=True)
+class FederationSettings:
+    directory: Path
+    host: str = "127.0.0.1"
+    port: int = 8471
+    policy: GatewayPolicy = field(default_factory=GatewayPolicy)
+    announce: list[str] = field(default_factory=list)  # addresses to put in tokens instead of the bound ones
+
+    @property
+    def key_file(self) -> Path:
+        return self.directory / "gateway.key"
+
+    @property
+    def database_file(self) -> Path:
+        return self.directory / "federation.db"
+
+
+class Federation:
+    """One gateway: start it, stop it, and the platform-side operations on it."""
+
+    def __init__(self, store: Store, settings: FederationSettings, *, clock: Clock) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.authority = Identity.load_or_create(settings.key_file)
+        self.queue = WorkQueue(settings.database_file, default_lease_s=settings.policy.lease_s)
+        self.core = GatewayCore(
+            store=store, queue=self.queue, authority=self.authority, clock=clock, policy=settings.policy
+        )
+        mesh = Mesh(self.authority, listen=[f"/ip4/{settings.host}/tcp/{settings.port}"])
+        self.thread = GatewayThread(GatewayService(self.core, mesh))
+        self.addrs: list[str] = []
+
+    async def start(self) -> list[str]:
+        self.addrs = await self.thread.start()
+        return self.addrs
+
+    async def stop(self) -> None:
+        await self.thread.stop()
+        self.queue.close()
+
+    @property
+    def bootstrap(self) -> list[str]:
+        return [f"{a.rstrip('/')}/p2p/{self.authority.peer_id}" for a in self.settings.announce] or self.addrs
+
+    # ------------------------------------------------------------ what the API offers
+
+    def info(self) -> dict[str, Any]:
+        sessions = self.core.sessions()
+        return {
+            "peerId": self.authority.peer_id,
+            "addrs": self.bootstrap,
+            "running": self.thread.alive,
+            "online": len(sessions),
+            "work": self.queue.counts(),
+            "apps": sorted(APPS),
+        }
+
+    def invite(
+        self, *, name: str, peer_id: str, capabilities: NodeCapabilities, ttl_s: float
+    ) -> tuple[str, FederatedNode]:
+        return invite(
+            self.store,
+            self.authority,
+            name=name,
+            peer_id=peer_id,
+            capabilities=capabilities,
+            ttl_s=ttl_s,
+            bootstrap=self.bootstrap,
+            now=time.time(),
+        )
+
+    def revoke(self, name: str) -> FederatedNode:
+        obj = self.store.get("FederatedNode", None, name)
+        assert isinstance(obj, FederatedNode)
+        if not obj.spec.revoked:
+            obj = self.store.update(
+                obj.model_copy(update={"spec": obj.spec.model_copy(update={"revoked": True})})
+            )
+            self.store.record_event(
+                obj, type="Warning", reason="Revoking", message="revoked by an administrator"
+            )
+        assert isinstance(obj, FederatedNode)
+        return obj
+
+    def submit(
+        self, *, app: str, payload: dict[str, Any], needs: NodeCapabilities | None, max_attempts: int
+    ) -> WorkUnit:
+        if app not in APPS:
+            raise InvalidError(f"unknown app {app!r}; nodes run: {', '.join(sorted(APPS))}")
+        return self.queue.submit(
+            app, payload, now=self.clock.now().timestamp(), needs=needs, max_attempts=max_attempts
+        )
+
+    def work(self, work_id: str) -> WorkUnit:
+        return self.queue.get(work_id)
+
+    def works(self, *, state: WorkState | None, limit: int) -> list[WorkUnit]:
+        return self.queue.units(state=state, limit=limit)
+
+
+def not_enabled() -> NotFoundError:
+    return NotFoundError("this platform runs no federation gateway (PARK_FEDERATION_ENABLED=false)")
