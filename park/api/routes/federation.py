@@ -10,6 +10,7 @@ from pydantic import Field
 from park.api.deps import ContextDep, require_token
 from park.core.meta import DnsLabel, ParkModel
 from park.core.resources import NodeCapabilities, PeerId
+from park.federation.apps import APPS
 from park.federation.invites import DEFAULT_TTL_S
 from park.federation.runtime import Federation, not_enabled
 from park.federation.work import WorkState
@@ -29,7 +30,7 @@ FederationDep = Annotated[Federation, Depends(_federation)]
 class InviteRequest(ParkModel):
     name: DnsLabel
     peer_id: PeerId
-    capabilities: NodeCapabilities = Field(default_factory=NodeCapabilities)
+    capabilities: NodeCapabilities = Field(default_factory=lambda: NodeCapabilities(apps=sorted(APPS)))
     ttl_seconds: float = Field(DEFAULT_TTL_S, gt=0)
 
 
