@@ -4,6 +4,7 @@ py-libp2p, shows up in `kubectl get federatednodes`, runs work, and `kubectl pat
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 import uuid
@@ -99,6 +100,7 @@ def test_a_node_joins_the_gateway_on_kubernetes(
         loop.run_until_complete(federation.stop())
         loop.close()
         kubectl(kubeconfig, "delete", "federatednode", name, "--ignore-not-found", check=False)
+        gc.collect()  # py-libp2p leaves closed hosts' sockets to the collector: collect under our filters
 
 
 async def _until(predicate: object, *, what: str, timeout: float = 60) -> None:

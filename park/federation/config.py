@@ -23,6 +23,7 @@ from pydantic import Field, ValidationError, field_validator
 from park.core.errors import InvalidError
 from park.core.meta import ParkModel
 from park.core.resources import NodeCapabilities
+from park.federation.apps import APPS
 from park.federation.policy import TimeWindow
 
 
@@ -40,7 +41,17 @@ class NodeConfig(ParkModel):
     run_as: str = "nobody"
     isolate_network: bool = True
     python: str | None = None
-    listen: list[str] = Field(default_factory=lambda: ["/ip4/127.0.0.1/tcp/0"])
+    max_cpu_seconds: int = Field(3600, gt=0)  # RLIMIT_CPU of one work unit
+    # Nodes only dial out (to the gateway), so they need no listening port: behind NAT is fine.
+    listen: list[str] = Field(default_factory=list)
+
+    @field_validator("caps")
+    @classmethod
+    def _known_apps(cls, value: NodeCapabilities) -> NodeCapabilities:
+        unknown = sorted(set(value.apps) - set(APPS))
+        if unknown:
+            raise ValueError(f"unknown apps {unknown}; this node has: {', '.join(sorted(APPS))}")
+        return value
 
     @field_validator("windows")
     @classmethod

@@ -196,6 +196,8 @@ class GatewayCore:
             node = obj
             if node.spec.peer_id != peer:
                 raise JoinRefusedError("wrong-peer", f"node {claims.node!r} is now bound to another peer")
+            if node.spec.revoked:
+                raise JoinRefusedError("revoked", f"node {node.metadata.name!r} is revoked")
             previous = self.queue.redeem_nonce(claims.nonce, peer, now=self._now_s())
             if previous is not None:
                 raise JoinRefusedError("replayed", f"this token was already redeemed by {previous}")
@@ -255,10 +257,11 @@ class GatewayCore:
             output_sha256=message.output_sha256,
             error=message.error,
             now=self._now_s(),
+            suspended=message.suspended and not message.ok,
         )
         with self._lock:
             session.leases.discard(message.work_id)
-        if outcome.accepted:
+        if outcome.accepted and not message.suspended:
             self._count(session.node, "completed" if message.ok else "failed", current=sorted(session.leases))
         return ResultAck(work_id=message.work_id, accepted=outcome.accepted, message=outcome.message)
 

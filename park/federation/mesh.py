@@ -326,7 +326,11 @@ class Mesh:
         assert self._nursery is not None, "subscribe inside Mesh.running()"
 
         def validator(forwarder: ID, message: rpc_pb2.Message) -> bool:
-            return self._valid_gossip(topic, message, senders, relay=True) is not None
+            try:
+                return self._valid_gossip(topic, message, senders, relay=True) is not None
+            except Exception:  # a validator that raises must still say no
+                logger.exception("validating gossip on %s", topic)
+                return False
 
         self.pubsub.set_topic_validator(topic, validator, False)
         subscription = await self.pubsub.subscribe(topic)
@@ -334,7 +338,11 @@ class Mesh:
         async def pump() -> None:
             while True:
                 message = await subscription.get()
-                envelope = self._valid_gossip(topic, message, senders, relay=False)
+                try:
+                    envelope = self._valid_gossip(topic, message, senders, relay=False)
+                except Exception:
+                    logger.exception("checking gossip on %s", topic)
+                    continue
                 if envelope is None:
                     continue
                 self._gossip_seen[(topic, envelope.sender)] = envelope.seq

@@ -13,6 +13,9 @@ WORK_PROTOCOL = "/park/work/1.0.0"
 ANNOUNCE_TOPIC = "park/federation/announce/1"
 REVOCATION_TOPIC = "park/federation/revocations/1"
 
+# 53-byte peer IDs: 1,000 of them stay well inside the 64 KiB gossip limit; longer lists go in several.
+REVOCATIONS_PER_MESSAGE = 1000
+
 WorkId = Annotated[str, Field(pattern=r"^w-[0-9a-f]{16,64}$")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -44,6 +47,8 @@ class Result(ParkModel):
     output_sha256: Sha256
     error: str | None = Field(None, max_length=2000)
     cpu_seconds: float = Field(0.0, ge=0)
+    # The owner took the machine back (pause, time window, load): not the node's failure.
+    suspended: bool = False
 
 
 class Bye(ParkModel):
@@ -119,4 +124,4 @@ class Revocation(ParkModel):
     """The authority's `park/federation/revocations/1` message: these peers are out."""
 
     type: Literal["revocation"] = "revocation"
-    peers: list[PeerId] = Field(max_length=10_000)
+    peers: list[PeerId] = Field(max_length=REVOCATIONS_PER_MESSAGE)

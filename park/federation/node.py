@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import signal
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from park.federation.config import NodePaths
 from park.federation.identity import Identity
 from park.federation.mesh import Channel, Mesh
 from park.federation.messages import (
+    ANNOUNCE_TOPIC,
     REVOCATION_TOPIC,
     WORK_PROTOCOL,
     Announcement,
@@ -105,7 +107,7 @@ class NodeDaemon:
             run_as=self.config.sandbox_user(),
             isolate_network=self.config.isolate_network,
             caps=self.config.caps,
-            cpu_seconds=3600,
+            cpu_seconds=self.config.max_cpu_seconds,
         )
         self.state = "starting"
         self.reason = ""
@@ -151,6 +153,11 @@ class NodeDaemon:
         self.state, self.reason = state, reason
         self.write_status()
 
+    def others_load(self) -> float:
+        """The machine's load without our own work (which adds about its CPU share while it runs)."""
+        ours = min(self.config.caps.cpus, os.cpu_count() or 1) if self.current is not None else 0.0
+        return max(0.0, self.load() - ours)
+
     def decision(self) -> Decision:
         self.draining = self.draining or self.paths.drain.exists()
         return may_work(
@@ -158,7 +165,7 @@ class NodeDaemon:
             windows=self.config.time_windows(),
             paused=self.paths.paused.exists(),
             draining=self.draining,
-            load=self.load(),
+            load=self.others_load(),
             busy_load=self.config.pause_when_load_above,
         )
 
@@ -187,7 +194,7 @@ class NodeDaemon:
     async def _signals(self) -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for signum in signals:
-                if signum == signal.SIGTERM and not self.draining:
+                if signum == signal.SIGTERM and not self.draining and self.connected_to is not None:
                     self.draining = True
                     self._set(self.state, "draining: finishing the current work")
                 else:
@@ -261,8 +268,11 @@ class NodeDaemon:
         last_announce = 0.0
         while True:
             if time.monotonic() - last_announce > 5:
-                announcement = Announcement(offer=self.config.caps, busy=0, paused=self.paths.paused.exists())
-                await mesh.publish("park/federation/announce/1", announcement.to_dict())
+                busy = int(self.current is not None)
+                announcement = Announcement(
+                    offer=self.config.caps, busy=busy, paused=self.paths.paused.exists()
+                )
+                await mesh.publish(ANNOUNCE_TOPIC, announcement.to_dict())
                 last_announce = time.monotonic()
             decision = self.decision()
             if self.stopping or (self.draining and not decision.work):
@@ -283,7 +293,6 @@ class NodeDaemon:
                 await self._work(channel, answer, heartbeat_s=reply.heartbeat_s)
 
     async def _work(self, channel: Channel, lease: Lease, *, heartbeat_s: float) -> None:
-        started = time.monotonic()
         self.current = {
             "workId": lease.work_id,
             "app": lease.app,
@@ -295,17 +304,26 @@ class NodeDaemon:
         if digest(lease.payload) != lease.payload_sha256:
             outcome["error"] = "payload hash mismatch"
         else:
-            prepared = sandbox.prepare(self.spec, lease.app, lease.payload)
             try:
-                await self._run_app(channel, lease, prepared, outcome, heartbeat_s=heartbeat_s)
-            finally:
-                sandbox.cleanup(prepared)
+                prepared = sandbox.prepare(self.spec, lease.app, lease.payload)
+            except (InvalidError, OSError) as err:
+                outcome["error"] = f"could not prepare the sandbox: {err}"
+            else:
+                children = resource.getrusage(resource.RUSAGE_CHILDREN)
+                try:
+                    await self._run_app(channel, lease, prepared, outcome, heartbeat_s=heartbeat_s)
+                finally:
+                    sandbox.cleanup(prepared)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                outcome["cpu_seconds"] = (after.ru_utime - children.ru_utime) + (
+                    after.ru_stime - children.ru_stime
+                )
         self.current = None
         if outcome.get("cancelled"):
             self._set("idle", f"{lease.work_id} was taken back by the gateway")
             return
         result = self._result(lease, outcome)
-        result = result.model_copy(update={"cpu_seconds": round(time.monotonic() - started, 3)})
+        result = result.model_copy(update={"cpu_seconds": round(outcome.get("cpu_seconds", 0.0), 3)})
         ack = await self._exchange(channel, result.to_dict())
         if isinstance(ack, ResultAck) and ack.accepted and result.ok:
             self.completed += 1
@@ -350,7 +368,7 @@ class NodeDaemon:
                 if done.is_set():
                     return
                 decision = Decision(False, "the daemon is stopping") if self.stopping else self.decision()
-                if not decision.work and not self.draining:
+                if not decision.work and (self.stopping or not self.draining):
                     outcome["suspended"] = decision.reason
                     nursery.cancel_scope.cancel()
                     return
@@ -367,6 +385,7 @@ class NodeDaemon:
                 ok=False,
                 output_sha256=digest({}),
                 error=f"suspended: {outcome['suspended']}",
+                suspended=True,
             )
         completed = outcome.get("completed")
         if "error" in outcome:

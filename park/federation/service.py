@@ -20,6 +20,7 @@ from park.federation.mesh import Channel, ChannelClosedError, Mesh
 from park.federation.messages import (
     ANNOUNCE_TOPIC,
     REVOCATION_TOPIC,
+    REVOCATIONS_PER_MESSAGE,
     WORK_PROTOCOL,
     Announcement,
     Bye,
@@ -90,7 +91,10 @@ class GatewayService:
             for peer in self.mesh.denied - revoked:  # un-revoked nodes may come back
                 self.mesh.allow(peer)
             if revoked:
-                await self.mesh.publish(REVOCATION_TOPIC, Revocation(peers=sorted(revoked)).to_dict())
+                peers = sorted(revoked)
+                for start in range(0, len(peers), REVOCATIONS_PER_MESSAGE):
+                    chunk = peers[start : start + REVOCATIONS_PER_MESSAGE]
+                    await self.mesh.publish(REVOCATION_TOPIC, Revocation(peers=chunk).to_dict())
             self._published = revoked
         return revoked
 
@@ -117,49 +121,53 @@ class GatewayService:
 
     async def _session(self, channel: Channel) -> None:
         peer = channel.remote_peer
-        why = "closed the session"
-        admitted = False
+        state = {"admitted": False, "why": "closed the session"}
         try:
-            with trio.fail_after(self.hello_timeout_s):
-                first = await self._receive(channel)
-            if not isinstance(first, Hello):
-                await channel.send(
-                    Refused(code="protocol", message="the first message must be hello").to_dict()
-                )
-                return
-            reply = await trio.to_thread.run_sync(
-                lambda: self.core.hello(peer, channel.remote_address, first)
-            )
-            await channel.send(reply.to_dict())
-            if isinstance(reply, Refused):
-                return
-            admitted = True
-            previous = self._channels.pop(peer, None)
-            if previous is not None:
-                await previous.reset()
-            self._channels[peer] = channel
-            while True:
-                message = await self._receive(channel)
-                if isinstance(message, Bye):
-                    why = f"left: {message.reason or 'bye'}"
-                    return
-                await channel.send(await self._answer(peer, message))
+            await self._converse(channel, state)
         except trio.TooSlowError:
-            why = "sent no hello in time"
+            state["why"] = "sent no hello in time"
         except ChannelClosedError as err:
-            why = f"connection lost ({err})"
+            state["why"] = f"connection lost ({err})"
         except (WireError, ValidationError) as err:
-            why = f"sent a bad message: {str(err).splitlines()[0]}"
-            logger.warning("dropping %s: %s", peer, why)
+            state["why"] = f"sent a bad message: {str(err).splitlines()[0]}"
+            logger.warning("dropping %s: %s", peer, state["why"])
+        except Exception:  # one peer's session must never stop the gateway
+            state["why"] = "its session failed (see the gateway log)"
+            logger.exception("session with %s failed", peer)
         finally:
             with trio.CancelScope(shield=True):
                 await channel.close()
                 if self._channels.get(peer) is channel:
                     del self._channels[peer]
-                if admitted and peer not in self._channels:
+                why = str(state["why"])
+                if state["admitted"] and peer not in self._channels:
                     await trio.to_thread.run_sync(lambda: self.core.disconnected(peer, why=why))
-                if not admitted:
+                if not state["admitted"]:
                     await self.mesh.hang_up(peer)
+
+    async def _converse(self, channel: Channel, state: dict[str, object]) -> None:
+        """hello -> welcome (or refused, and the end); then answer requests until bye."""
+        peer = channel.remote_peer
+        with trio.fail_after(self.hello_timeout_s):
+            first = await self._receive(channel)
+        if not isinstance(first, Hello):
+            await channel.send(Refused(code="protocol", message="the first message must be hello").to_dict())
+            return
+        reply = await trio.to_thread.run_sync(lambda: self.core.hello(peer, channel.remote_address, first))
+        await channel.send(reply.to_dict())
+        if isinstance(reply, Refused):
+            return
+        state["admitted"] = True
+        previous = self._channels.pop(peer, None)
+        if previous is not None:
+            await previous.reset()
+        self._channels[peer] = channel
+        while True:
+            message = await self._receive(channel)
+            if isinstance(message, Bye):
+                state["why"] = f"left: {message.reason or 'bye'}"
+                return
+            await channel.send(await self._answer(peer, message))
 
     async def _receive(self, channel: Channel) -> Any:
         envelope = await channel.receive()

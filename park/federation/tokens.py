@@ -23,7 +23,17 @@ PREFIX = "pj1"
 _DOMAIN = b"park/join-token/v1\0"
 MAX_TOKEN_CHARS = 4096
 
-RefusalReason = Literal["malformed", "forged", "expired", "wrong-peer", "replayed", "revoked", "unknown-node"]
+RefusalReason = Literal[
+    "malformed",
+    "forged",
+    "expired",
+    "wrong-peer",
+    "replayed",
+    "revoked",
+    "unknown-node",
+    "protocol",
+    "timeout",
+]
 
 
 class JoinRefusedError(ParkError):

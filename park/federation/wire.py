@@ -98,7 +98,11 @@ def open_envelope(data: bytes, *, topic: str, sender: str | None = None) -> Enve
         raise WireError("envelope fields have the wrong types")
     if sender is not None and claimed != sender:
         raise WireError(f"frame claims to be from {claimed} but the connection is {sender}")
-    if digest(body) != sha256:
+    try:
+        actual = digest(body)
+    except (UnicodeError, ValueError, TypeError) as err:  # e.g. a lone surrogate in a string
+        raise WireError(f"body cannot be hashed: {type(err).__name__}") from None
+    if actual != sha256:
         raise WireError("body does not match its sha256")
     if not verify(claimed, signature, _signed_bytes(topic, seq, sha256)):
         raise WireError(f"bad signature from {claimed}")

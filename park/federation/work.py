@@ -209,8 +209,11 @@ class WorkQueue:
     def lease(self, peer: str, offer: NodeCapabilities, *, now: float) -> WorkUnit | None:
         """The oldest queued unit this node can run, preferring units it has not tried before."""
         with self._lock:
+            marks = ",".join("?" * len(offer.apps))
             rows = self._db.execute(
-                "SELECT * FROM work WHERE state = 'queued' ORDER BY submitted_at, id LIMIT 500"
+                f"SELECT * FROM work WHERE state = 'queued' AND app IN ({marks})"  # noqa: S608 - only ?s
+                " ORDER BY submitted_at, id LIMIT 500",
+                tuple(offer.apps),
             ).fetchall()
             fits = [u for u in map(_row, rows) if offer.covers(u.needs)]
             if not fits:
@@ -250,8 +253,13 @@ class WorkQueue:
         output_sha256: str,
         error: str | None,
         now: float,
+        suspended: bool = False,
     ) -> Outcome:
-        """Record a result, but only from the node holding the lease and only if its hash is right."""
+        """Record a result, but only from the node holding the lease and only if its hash is right.
+
+        A suspended attempt (the owner took the machine back) goes back to the queue without using
+        up one of the unit's attempts.
+        """
         if digest(output) != output_sha256:
             return Outcome(False, "output does not match its sha256")
         with self._lock:
@@ -261,7 +269,13 @@ class WorkQueue:
             unit = _row(row)
             if unit.state != "leased" or unit.peer != peer:
                 return Outcome(False, f"{work_id} is not leased to {peer} (it is {unit.state})")
-            if ok:
+            if suspended:
+                self._db.execute(
+                    "UPDATE work SET state = 'queued', peer = NULL, deadline = NULL, attempt = attempt - 1,"
+                    " error = ?, updated_at = ? WHERE id = ?",
+                    (error or "suspended", now, work_id),
+                )
+            elif ok:
                 self._db.execute(
                     "UPDATE work SET state = 'done', output = ?, output_sha256 = ?, completed_by = ?,"
                     " deadline = NULL, updated_at = ?, error = NULL WHERE id = ?",

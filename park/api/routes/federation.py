@@ -28,6 +28,8 @@ FederationDep = Annotated[Federation, Depends(_federation)]
 
 
 class InviteRequest(ParkModel):
+    """`capabilities.apps` left empty grants every app the platform knows."""
+
     name: DnsLabel
     peer_id: PeerId
     capabilities: NodeCapabilities = Field(default_factory=lambda: NodeCapabilities(apps=sorted(APPS)))
@@ -50,8 +52,11 @@ def info(federation: FederationDep) -> dict[str, Any]:
 @router.post("/invites", status_code=201)
 def create_invite(federation: FederationDep, body: InviteRequest) -> dict[str, Any]:
     """Create or re-bind the FederatedNode and return its signed, single-use join token."""
+    capabilities = body.capabilities
+    if not capabilities.apps:
+        capabilities = capabilities.model_copy(update={"apps": sorted(APPS)})
     token, node = federation.invite(
-        name=body.name, peer_id=body.peer_id, capabilities=body.capabilities, ttl_s=body.ttl_seconds
+        name=body.name, peer_id=body.peer_id, capabilities=capabilities, ttl_s=body.ttl_seconds
     )
     return {"token": token, "node": node.to_dict()}
 

@@ -22,7 +22,10 @@ from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTr
 from park.core.resources import NodeCapabilities
 from park.federation import tokens
 from park.federation.identity import Identity
+from park.federation.mesh import ChannelClosedError, Mesh
+from park.federation.messages import WORK_PROTOCOL
 from park.federation.node import EXIT_REFUSED, EXIT_REVOKED, NodeDaemon
+from park.federation.wire import frame
 from tests.integration.federation.harness import Gateway, running_gateway, wait_until
 
 pytestmark = [
@@ -176,6 +179,7 @@ def test_a_revoked_node_is_dropped_and_the_mesh_hears_within_seconds(tmp_path: P
                     timeout=10, what="the revocation to reach both nodes",
                 )  # fmt: skip
                 timings["heard"] = trio.current_time()
+                assert good.mesh.addrs == []  # listens nowhere (as behind NAT): gossip came on its own dial
                 nursery.cancel_scope.cancel()
 
         trio.run(main)
@@ -265,3 +269,41 @@ def test_time_windows_pause_and_caps_are_respected(tmp_path: Path) -> None:
 
         trio.run(main)
         assert gateway.get("small").status.message == "left: drained"
+
+
+def test_a_malicious_frame_drops_only_its_sender(tmp_path: Path) -> None:
+    """Garbage, a lone surrogate (JSON that cannot be hashed), an oversized frame: the gateway drops
+    the sender and serves on."""
+    with running_gateway(tmp_path) as gateway:
+        attacker = Mesh(Identity.generate())
+
+        async def attack() -> None:
+            async with attacker.running():
+                for payload in (
+                    b"\x00\x00\x00\x05hello",
+                    frame(
+                        b'{"v":1,"from":"%s","seq":1,"body":{"type":"\\ud800"},"sha256":"0","sig":"AA=="}'
+                        % attacker.peer_id.encode()
+                    ),
+                    (64 * 1024 * 1024).to_bytes(4, "big"),
+                ):
+                    await attacker.dial(gateway.addrs[0])
+                    channel = await attacker.open(gateway.core.peer_id, WORK_PROTOCOL)
+                    await channel.stream.write(payload)
+                    with pytest.raises(ChannelClosedError), trio.fail_after(10):
+                        await channel.receive()
+                    await attacker.hang_up(gateway.core.peer_id)
+
+        trio.run(attack)
+        honest = NodeDaemon(gateway.node("honest"), handle_signals=False)
+
+        async def serve() -> None:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(honest.run)
+                (unit,) = _submit(gateway, 1, rounds=1)
+                await _until(
+                    lambda: gateway.queue.get(unit).state == "done", timeout=30, what="work after attacks"
+                )
+                nursery.cancel_scope.cancel()
+
+        trio.run(serve)

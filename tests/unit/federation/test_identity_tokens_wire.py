@@ -111,3 +111,9 @@ def test_frames_round_trip_and_reject_tampering_misattribution_and_replay() -> N
 def test_a_message_over_the_frame_limit_is_not_sent() -> None:
     with pytest.raises(WireError, match="frame limit"):
         seal(Identity.generate(), "/park/work/1.0.0", 1, {"blob": "x" * MAX_FRAME})
+
+
+def test_a_body_that_cannot_be_hashed_is_a_bad_frame_not_a_crash() -> None:
+    data = b'{"v":1,"from":"x","seq":1,"body":{"type":"\\ud800"},"sha256":"0","sig":"AA=="}'
+    with pytest.raises(WireError, match="cannot be hashed"):
+        open_envelope(data, topic="/park/work/1.0.0")
