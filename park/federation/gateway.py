@@ -30,6 +30,7 @@ from park.federation.messages import (
     Welcome,
 )
 from park.federation.tokens import JoinRefusedError
+from park.federation.verification.engine import Verifier
 from park.federation.work import WorkQueue, WorkUnit
 
 logger = logging.getLogger(__name__)
@@ -84,12 +85,14 @@ class GatewayCore:
         authority: Identity,
         clock: Clock,
         policy: GatewayPolicy | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
         self.authority = authority
         self.clock = clock
         self.policy = policy or GatewayPolicy()
+        self.verifier = verifier
         self._sessions: dict[str, Session] = {}
         self._lock = threading.RLock()
 
@@ -218,6 +221,8 @@ class GatewayCore:
         session.last_seen = self.clock.now()
         if session.leases:
             return Idle(retry_s=self.policy.idle_retry_s)
+        if self.verifier is not None:
+            self.verifier.maybe_canary(peer, session.offer, now=self._now_s())
         unit = self.queue.lease(peer, session.offer, now=self._now_s())
         if unit is None:
             return Idle(retry_s=self.policy.idle_retry_s)
@@ -258,11 +263,14 @@ class GatewayCore:
             error=message.error,
             now=self._now_s(),
             suspended=message.suspended and not message.ok,
+            claimed=message.cpu_seconds,
         )
         with self._lock:
             session.leases.discard(message.work_id)
         if outcome.accepted and not message.suspended:
             self._count(session.node, "completed" if message.ok else "failed", current=sorted(session.leases))
+        if outcome.accepted and outcome.unit is not None and self.verifier is not None:
+            self.verifier.on_result(outcome.unit, now=self._now_s())
         return ResultAck(work_id=message.work_id, accepted=outcome.accepted, message=outcome.message)
 
     def _count(self, name: str, what: str, *, current: list[str]) -> None:
@@ -311,6 +319,8 @@ class GatewayCore:
         """Expire late leases and flush last-seen times; returns the peers to disconnect now."""
         now = self.clock.now()
         for unit in self.queue.expire(now=now.timestamp()):
+            if self.verifier is not None:
+                self.verifier.on_result(self.queue.get(unit.id), now=now.timestamp())
             session = self.session(unit.peer or "")
             name = session.node if session else None
             if session is not None:
@@ -349,6 +359,41 @@ class GatewayCore:
                     lambda s: s.model_copy(update={"phase": "Revoked", "message": "revoked"}),
                 )
                 self._event(obj.metadata.name, "Revoked", "revoked; dropped from the mesh", warning=True)
+
+    # ------------------------------------------------------------ what verification reports
+
+    def credit(self, peer: str, granted: float) -> None:
+        """Granted credit shows in the node's status (the ledger is the record)."""
+        node = self.node_for_peer(peer)
+        if node is None or granted <= 0 or self.verifier is None:
+            return
+        balance = self.verifier.ledger.balance(peer)
+        self._mutate(node.metadata.name, lambda s: s.model_copy(update={"credits": balance}))
+
+    def revoke(self, peer: str, why: str) -> None:
+        """Verification caught this node too often: revoke it (the tick drops it and tells the mesh)."""
+        node = self.node_for_peer(peer)
+        if node is None or node.spec.revoked:
+            return
+        for _ in range(5):
+            try:
+                current = self.store.get("FederatedNode", None, node.metadata.name)
+                assert isinstance(current, FederatedNode)
+                spec = current.spec.model_copy(update={"revoked": True})
+                self.store.update(current.model_copy(update={"spec": spec}))
+                break
+            except ConflictError:
+                continue
+            except NotFoundError:
+                return
+        self._event(node.metadata.name, "RevokedByVerification", why, warning=True)
+
+    def node_name(self, peer: str) -> str | None:
+        node = self.node_for_peer(peer)
+        return node.metadata.name if node else None
+
+    def online(self) -> set[str]:
+        return {session.peer for session in self.sessions()}
 
     def mark_invited(self) -> None:
         """Nodes invited but never joined show phase Invited."""

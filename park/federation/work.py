@@ -40,9 +40,14 @@ CREATE TABLE IF NOT EXISTS work (
     output TEXT,
     output_sha256 TEXT,
     error TEXT,
-    completed_by TEXT
+    completed_by TEXT,
+    task_id TEXT,
+    only_peers TEXT,
+    exclude_peers TEXT NOT NULL DEFAULT '[]',
+    claimed REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS work_state ON work (state, submitted_at);
+CREATE INDEX IF NOT EXISTS work_task ON work (task_id);
 CREATE TABLE IF NOT EXISTS redeemed_nonces (
     nonce TEXT PRIMARY KEY,
     peer TEXT NOT NULL,
@@ -71,6 +76,14 @@ class WorkUnit:
     output_sha256: str | None
     error: str | None
     completed_by: str | None
+    task_id: str | None = None
+    only_peers: tuple[str, ...] | None = None
+    exclude_peers: tuple[str, ...] = ()
+    claimed: float = 0.0
+
+    def may_run(self, peer: str) -> bool:
+        """Placement for verification: replicas avoid the nodes they check, canaries pick theirs."""
+        return peer not in self.exclude_peers and (self.only_peers is None or peer in self.only_peers)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +103,8 @@ class WorkUnit:
             "outputSha256": self.output_sha256,
             "error": self.error,
             "completedBy": self.completed_by,
+            "taskId": self.task_id,
+            "claimedCpuSeconds": self.claimed,
         }
 
 
@@ -122,6 +137,10 @@ def _row(row: sqlite3.Row) -> WorkUnit:
         output_sha256=row["output_sha256"],
         error=row["error"],
         completed_by=row["completed_by"],
+        task_id=row["task_id"],
+        only_peers=tuple(json.loads(row["only_peers"])) if row["only_peers"] is not None else None,
+        exclude_peers=tuple(json.loads(row["exclude_peers"])),
+        claimed=row["claimed"],
     )
 
 
@@ -134,9 +153,33 @@ class WorkQueue:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._migrate()
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self.default_lease_s = default_lease_s
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The database, for the verification tables that live beside the work (hold `lock`)."""
+        return self._db
+
+    @property
+    def lock(self) -> threading.Lock:
+        return self._lock
+
+    def _migrate(self) -> None:
+        """Databases from before verification lack the task columns: add them."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(work)")}
+        if not columns:
+            return
+        for name, kind in (
+            ("task_id", "TEXT"),
+            ("only_peers", "TEXT"),
+            ("exclude_peers", "TEXT NOT NULL DEFAULT '[]'"),
+            ("claimed", "REAL NOT NULL DEFAULT 0"),
+        ):
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE work ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -154,6 +197,9 @@ class WorkQueue:
         max_attempts: int = 3,
         lease_s: float | None = None,
         work_id: str | None = None,
+        task_id: str | None = None,
+        only_peers: list[str] | None = None,
+        exclude_peers: list[str] | None = None,
     ) -> WorkUnit:
         if max_attempts < 1:
             raise InvalidError("maxAttempts must be at least 1")
@@ -162,7 +208,8 @@ class WorkQueue:
         with self._lock:
             self._db.execute(
                 "INSERT INTO work (id, app, payload, payload_sha256, needs, state, max_attempts, lease_s,"
-                " submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                " submitted_at, updated_at, task_id, only_peers, exclude_peers)"
+                " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
                 (
                     work_id,
                     app,
@@ -173,6 +220,9 @@ class WorkQueue:
                     lease_s or self.default_lease_s,
                     now,
                     now,
+                    task_id,
+                    json.dumps(sorted(only_peers)) if only_peers is not None else None,
+                    json.dumps(sorted(exclude_peers or [])),
                 ),
             )
         return self.get(work_id)
@@ -207,15 +257,16 @@ class WorkQueue:
     # ------------------------------------------------------------ leases
 
     def lease(self, peer: str, offer: NodeCapabilities, *, now: float) -> WorkUnit | None:
-        """The oldest queued unit this node can run, preferring units it has not tried before."""
+        """The oldest queued unit this node can run, preferring units placed for it (replicas, canaries)
+        and units it has not tried before."""
         with self._lock:
             marks = ",".join("?" * len(offer.apps))
             rows = self._db.execute(
                 f"SELECT * FROM work WHERE state = 'queued' AND app IN ({marks})"  # noqa: S608 - only ?s
-                " ORDER BY submitted_at, id LIMIT 500",
+                " ORDER BY only_peers IS NULL, submitted_at, id LIMIT 500",
                 tuple(offer.apps),
             ).fetchall()
-            fits = [u for u in map(_row, rows) if offer.covers(u.needs)]
+            fits = [u for u in map(_row, rows) if offer.covers(u.needs) and u.may_run(peer)]
             if not fits:
                 return None
             fresh = [u for u in fits if peer not in u.tried_by]
@@ -254,6 +305,7 @@ class WorkQueue:
         error: str | None,
         now: float,
         suspended: bool = False,
+        claimed: float = 0.0,
     ) -> Outcome:
         """Record a result, but only from the node holding the lease and only if its hash is right.
 
@@ -278,8 +330,8 @@ class WorkQueue:
             elif ok:
                 self._db.execute(
                     "UPDATE work SET state = 'done', output = ?, output_sha256 = ?, completed_by = ?,"
-                    " deadline = NULL, updated_at = ?, error = NULL WHERE id = ?",
-                    (json.dumps(output), output_sha256, peer, now, work_id),
+                    " deadline = NULL, updated_at = ?, error = NULL, claimed = ? WHERE id = ?",
+                    (json.dumps(output), output_sha256, peer, now, claimed, work_id),
                 )
             else:
                 state = "queued" if unit.attempt < unit.max_attempts else "failed"
