@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -88,8 +88,12 @@ def submit(
     app_name: Annotated[str, typer.Argument(metavar="APP", help="App the nodes run, e.g. sha256-chain")],
     payload: Annotated[str, typer.Option(help="The app's input as JSON")],
     max_attempts: Annotated[int, typer.Option(help="Leases before the unit fails")] = 3,
+    verified: Annotated[
+        bool,
+        typer.Option(help="A task: replicated, validated or spot-checked before it is used and credited"),
+    ] = False,
 ) -> None:
-    """Queue one work unit for the federation; print its ID."""
+    """Queue work for the federation; print the unit's (or with --verified the task's) ID."""
     obj: Obj = ctx.obj
     try:
         body = json.loads(payload)
@@ -98,8 +102,62 @@ def submit(
     if not isinstance(body, dict):
         raise InvalidError("--payload must be a JSON object")
     with obj.client() as client:
-        unit = client.submit_work(app_name, body, max_attempts=max_attempts)
-    typer.echo(unit["id"])
+        created = (
+            client.submit_task(app_name, body)
+            if verified
+            else client.submit_work(app_name, body, max_attempts=max_attempts)
+        )
+    typer.echo(created["id"])
+
+
+@app.command()
+def tasks(
+    ctx: typer.Context,
+    task_id: Annotated[str | None, typer.Argument(help="One task (JSON), or all tasks as a table")] = None,
+    state: Annotated[str | None, typer.Option(help="pending, valid or failed")] = None,
+) -> None:
+    """Verified tasks: pending until verified, then valid (with the result used) or failed."""
+    obj: Obj = ctx.obj
+    with obj.client() as client:
+        if task_id is not None:
+            typer.echo(json.dumps(client.task(task_id), indent=2))
+            return
+        items = client.tasks(state=state)
+    grid = Table(box=None, pad_edge=False, header_style="bold")
+    for header in ("ID", "APP", "STATE", "DETAIL"):
+        grid.add_column(header)
+    for task in items:
+        grid.add_row(task["id"], task["app"], task["state"], task["detail"])
+    out.print(grid)
+
+
+@app.command()
+def ledger(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="Name of the FederatedNode")]
+) -> None:
+    """A node's credit entries, checked against the gateway's signature and hash chain."""
+    from park.federation.verification.ledger import SignedEntry, verify_chain  # noqa: PLC0415
+
+    obj: Obj = ctx.obj
+    with obj.client() as client:
+        book = client.node_ledger(name)
+    entries = [SignedEntry.from_dict(e) for e in book["entries"]]
+    balance = verify_chain(entries, gateway=book["gateway"], peer=book["peerId"])
+    _print_entries(entries)
+    out.print(f"{len(entries)} entries, verified; balance {balance:g} credits")
+
+
+def _print_entries(entries: list[Any]) -> None:
+    grid = Table(box=None, pad_edge=False, header_style="bold")
+    for header in ("SEQ", "APP", "WORK", "CLAIMED", "GRANTED", "REASON"):
+        grid.add_column(header)
+    for signed in entries[-20:]:
+        entry = signed.entry
+        grid.add_row(
+            str(entry["seq"]), str(entry["app"]), str(entry["workId"]), f"{entry['claimed']:g}",
+            f"{entry['granted']:g}", str(entry["reason"]),
+        )  # fmt: skip
+    out.print(grid)
 
 
 @app.command()

@@ -127,9 +127,28 @@ def status(
     out.print(f"windows:   {', '.join(config.windows) or 'any time'}")
     paused = " (paused: park node resume)" if paths.paused.exists() else ""
     out.print(f"done:      {state.get('completed', 0)} completed, {state.get('failed', 0)} failed{paused}")
-    out.print(f"credits:   {state.get('credits', 0):g} (granted by the gateway after verification)")
+    out.print(f"credits:   {state.get('credits', 0):g} (verified; see `park node credits`)")
     if state.get("updatedAt"):
         out.print(f"updated:   {_ago(state['updatedAt'])}")
+
+
+@app.command()
+def credits(directory: DirOption = None) -> None:
+    """The credit this node earned, verified offline: every entry signed by the gateway, chained, no gaps."""
+    from park.cli.federation import _print_entries  # noqa: PLC0415
+    from park.federation.node import gateway_peer  # noqa: PLC0415
+    from park.federation.verification.ledger import SignedEntry, verify_chain  # noqa: PLC0415
+
+    paths = _paths(directory)
+    identity = Identity.load(paths.key)
+    joined = paths.read_json(paths.joined)
+    if not joined or not joined.get("gateway"):
+        raise InvalidError(f"{paths.root} has not joined a federation yet")
+    gateway = gateway_peer(str(joined["gateway"][0]))
+    entries = [SignedEntry.from_dict(e) for e in paths.ledger_entries()]
+    balance = verify_chain(entries, gateway=gateway, peer=identity.peer_id)
+    _print_entries(entries)
+    out.print(f"{len(entries)} entries verified against gateway {gateway}: {balance:g} credits")
 
 
 @app.command()

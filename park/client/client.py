@@ -215,6 +215,27 @@ class ParkClient:
         unit: dict[str, Any] = self._request("POST", "/v1/federation/work", json=body).json()
         return unit
 
+    def submit_task(self, app: str, payload: dict[str, Any]) -> dict[str, Any]:
+        task: dict[str, Any] = self._request(
+            "POST", "/v1/federation/tasks", json={"app": app, "payload": payload}
+        ).json()
+        return task
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        task: dict[str, Any] = self._request("GET", f"/v1/federation/tasks/{task_id}").json()
+        return task
+
+    def tasks(self, *, state: str | None = None) -> list[dict[str, Any]]:
+        params = {"state": state} if state else {}
+        items: list[dict[str, Any]] = self._request("GET", "/v1/federation/tasks", params=params).json()[
+            "items"
+        ]
+        return items
+
+    def node_ledger(self, name: str) -> dict[str, Any]:
+        ledger: dict[str, Any] = self._request("GET", f"/v1/federation/nodes/{name}/ledger").json()
+        return ledger
+
     def work(self, work_id: str) -> dict[str, Any]:
         unit: dict[str, Any] = self._request("GET", f"/v1/federation/work/{work_id}").json()
         return unit

@@ -106,6 +106,23 @@ class NodePaths:
         return self.root / "joined.json"
 
     @property
+    def ledger(self) -> Path:
+        return self.root / "ledger.jsonl"
+
+    def ledger_entries(self) -> list[dict[str, Any]]:
+        """The signed credit entries the daemon has fetched, oldest first (verify with `verify_chain`)."""
+        try:
+            lines = self.ledger.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def append_ledger(self, entries: list[dict[str, Any]]) -> None:
+        with self.ledger.open("a") as out:
+            for entry in entries:
+                out.write(json.dumps(entry, sort_keys=True) + "\n")
+
+    @property
     def status(self) -> Path:
         return self.root / "status.json"
 

@@ -24,6 +24,8 @@ from park.federation.messages import (
     Hello,
     Idle,
     Lease,
+    LedgerEntries,
+    LedgerRequest,
     Refused,
     Result,
     ResultAck,
@@ -359,6 +361,15 @@ class GatewayCore:
                     lambda s: s.model_copy(update={"phase": "Revoked", "message": "revoked"}),
                 )
                 self._event(obj.metadata.name, "Revoked", "revoked; dropped from the mesh", warning=True)
+
+    def ledger(self, peer: str, message: LedgerRequest) -> LedgerEntries:
+        """The node's own signed credit entries after `since`, and its balance."""
+        if self.verifier is None or self.session(peer) is None:
+            return LedgerEntries()
+        entries = self.verifier.ledger.entries(peer, since=message.since, limit=500)
+        return LedgerEntries(
+            entries=[e.to_dict() for e in entries], balance=self.verifier.ledger.balance(peer)
+        )
 
     # ------------------------------------------------------------ what verification reports
 

@@ -51,6 +51,13 @@ class Result(ParkModel):
     suspended: bool = False
 
 
+class LedgerRequest(ParkModel):
+    """The node asks for its credit ledger entries after `since` (its last seq)."""
+
+    type: Literal["ledger-request"] = "ledger-request"
+    since: int = Field(0, ge=0)
+
+
 class Bye(ParkModel):
     type: Literal["bye"] = "bye"
     reason: str = Field("", max_length=200)
@@ -84,6 +91,14 @@ class Lease(ParkModel):
     attempt: int
 
 
+class LedgerEntries(ParkModel):
+    """Signed entries of the node's chain (see verification/ledger.py), oldest first, at most 500."""
+
+    type: Literal["ledger-entries"] = "ledger-entries"
+    entries: list[dict[str, Any]] = Field(default_factory=list, max_length=500)
+    balance: float = 0.0
+
+
 class Idle(ParkModel):
     type: Literal["idle"] = "idle"
     retry_s: float
@@ -102,9 +117,11 @@ class ResultAck(ParkModel):
     message: str = ""
 
 
-NodeMessage = Annotated[Hello | RequestWork | Heartbeat | Result | Bye, Field(discriminator="type")]
+NodeMessage = Annotated[
+    Hello | RequestWork | Heartbeat | Result | LedgerRequest | Bye, Field(discriminator="type")
+]
 GatewayMessage = Annotated[
-    Welcome | Refused | Lease | Idle | HeartbeatAck | ResultAck, Field(discriminator="type")
+    Welcome | Refused | Lease | Idle | HeartbeatAck | ResultAck | LedgerEntries, Field(discriminator="type")
 ]
 
 

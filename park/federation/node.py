@@ -37,6 +37,8 @@ from park.federation.messages import (
     Hello,
     Idle,
     Lease,
+    LedgerEntries,
+    LedgerRequest,
     Refused,
     RequestWork,
     Result,
@@ -53,6 +55,7 @@ logger = logging.getLogger(__name__)
 _GATEWAY_MESSAGE: TypeAdapter[Any] = TypeAdapter(GatewayMessage)
 
 EXIT_OK, EXIT_REFUSED, EXIT_REVOKED = 0, 2, 3
+LEDGER_SYNC_S = 10.0
 
 
 class RefusedError(Exception):
@@ -123,6 +126,7 @@ class NodeDaemon:
         self._stop = trio.Event()
         self.exit_code = EXIT_OK
         self.mesh: Mesh | None = None
+        self._ledger_due = 0.0
 
     # ------------------------------------------------------------ status
 
@@ -266,7 +270,10 @@ class NodeDaemon:
         self.paths.write_json(self.paths.joined, {"node": reply.node, "gateway": self.bootstrap})
         self._set("idle", "joined")
         last_announce = 0.0
+        self._ledger_due = 0.0
         while True:
+            if time.monotonic() >= self._ledger_due:
+                await self._sync_ledger(channel)
             if time.monotonic() - last_announce > 5:
                 busy = int(self.current is not None)
                 announcement = Announcement(
@@ -291,6 +298,17 @@ class NodeDaemon:
                 await trio.sleep(min(answer.retry_s, reply.heartbeat_s))
             elif isinstance(answer, Lease):
                 await self._work(channel, answer, heartbeat_s=reply.heartbeat_s)
+
+    async def _sync_ledger(self, channel: Channel) -> None:
+        """Fetch new credit entries; they are appended as the gateway signed them."""
+        self._ledger_due = time.monotonic() + LEDGER_SYNC_S
+        known = self.paths.ledger_entries()
+        since = int(known[-1]["entry"]["seq"]) if known else 0
+        reply = await self._exchange(channel, LedgerRequest(since=since).to_dict())
+        if isinstance(reply, LedgerEntries):
+            if reply.entries:
+                self.paths.append_ledger(reply.entries)
+            self.credits = reply.balance
 
     async def _work(self, channel: Channel, lease: Lease, *, heartbeat_s: float) -> None:
         self.current = {
@@ -329,6 +347,7 @@ class NodeDaemon:
             self.completed += 1
         else:
             self.failed += 1
+        self._ledger_due = min(self._ledger_due, time.monotonic() + 1.0)  # verdicts follow results
         self._set("idle", f"{lease.work_id}: {'done' if result.ok else result.error}")
 
     async def _run_app(

@@ -19,6 +19,10 @@ from park.federation.identity import Identity
 from park.federation.invites import invite
 from park.federation.mesh import Mesh
 from park.federation.service import GatewayService, GatewayThread
+from park.federation.verification.engine import Task, TaskState, VerificationPolicy, Verifier
+from park.federation.verification.ledger import Ledger
+from park.federation.verification.trust import TrustBook
+from park.federation.verification.types import work_types
 from park.federation.work import WorkQueue, WorkState, WorkUnit
 
 
@@ -29,6 +33,7 @@ class FederationSettings:
     port: int = 8471
     policy: GatewayPolicy = field(default_factory=GatewayPolicy)
     announce: list[str] = field(default_factory=list)  # addresses to put in tokens instead of the bound ones
+    verification: VerificationPolicy = field(default_factory=VerificationPolicy)
 
     @property
     def key_file(self) -> Path:
@@ -50,6 +55,18 @@ class Federation:
         self.queue = WorkQueue(settings.database_file, default_lease_s=settings.policy.lease_s)
         self.core = GatewayCore(
             store=store, queue=self.queue, authority=self.authority, clock=clock, policy=settings.policy
+        )
+        self.ledger = Ledger(self.queue.db, self.queue.lock, self.authority)
+        self.verifier = self.core.verifier = Verifier(
+            self.queue,
+            trust=TrustBook(self.queue.db, self.queue.lock, trust_after=settings.verification.trust_after),
+            ledger=self.ledger,
+            types=work_types(),
+            policy=settings.verification,
+            online=self.core.online,
+            on_revoke=self.core.revoke,
+            on_credit=self.core.credit,
+            node_name=self.core.node_name,
         )
         mesh = Mesh(self.authority, listen=[f"/ip4/{settings.host}/tcp/{settings.port}"])
         self.thread = GatewayThread(GatewayService(self.core, mesh))
@@ -78,6 +95,15 @@ class Federation:
             "online": len(sessions),
             "work": self.queue.counts(),
             "apps": sorted(APPS),
+            "verifiedApps": sorted(self.verifier.types),
+            "verification": {
+                "mode": self.settings.verification.mode,
+                "useful": self.verifier.tally.useful,
+                "extra": self.verifier.tally.extra,
+                "validations": self.verifier.tally.validations,
+                "valid": self.verifier.tally.valid,
+                "invalid": self.verifier.tally.invalid,
+            },
         }
 
     def invite(
@@ -115,6 +141,28 @@ class Federation:
         return self.queue.submit(
             app, payload, now=self.clock.now().timestamp(), needs=needs, max_attempts=max_attempts
         )
+
+    def submit_task(self, *, app: str, payload: dict[str, Any], needs: NodeCapabilities | None) -> Task:
+        return self.verifier.submit(app, payload, now=self.clock.now().timestamp(), needs=needs)
+
+    def task(self, task_id: str) -> Task:
+        return self.verifier.task(task_id)
+
+    def tasks(self, *, state: TaskState | None, limit: int) -> list[Task]:
+        return self.verifier.tasks(state=state, limit=limit)
+
+    def ledger_of(self, name: str, *, since: int) -> dict[str, Any]:
+        """A node's signed credit entries: what `park node credits` verifies offline."""
+        obj = self.store.get("FederatedNode", None, name)
+        assert isinstance(obj, FederatedNode)
+        entries = self.ledger.entries(obj.spec.peer_id, since=since, limit=10_000)
+        return {
+            "node": name,
+            "peerId": obj.spec.peer_id,
+            "gateway": self.authority.peer_id,
+            "balance": self.ledger.balance(obj.spec.peer_id),
+            "entries": [e.to_dict() for e in entries],
+        }
 
     def work(self, work_id: str) -> WorkUnit:
         return self.queue.get(work_id)

@@ -26,6 +26,7 @@ from park.federation.messages import (
     Bye,
     Heartbeat,
     Hello,
+    LedgerRequest,
     NodeMessage,
     Refused,
     RequestWork,
@@ -180,6 +181,8 @@ class GatewayService:
             reply = await trio.to_thread.run_sync(lambda: self.core.heartbeat(peer, message))
         elif isinstance(message, Result):
             reply = await trio.to_thread.run_sync(lambda: self.core.result(peer, message))
+        elif isinstance(message, LedgerRequest):
+            reply = await trio.to_thread.run_sync(lambda: self.core.ledger(peer, message))
         else:
             reply = Refused(code="protocol", message=f"unexpected {message.type}")
         return dict(reply.to_dict())

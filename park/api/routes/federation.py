@@ -13,6 +13,7 @@ from park.core.resources import NodeCapabilities, PeerId
 from park.federation.apps import APPS
 from park.federation.invites import DEFAULT_TTL_S
 from park.federation.runtime import Federation, not_enabled
+from park.federation.verification.engine import TaskState
 from park.federation.work import WorkState
 
 router = APIRouter(prefix="/v1/federation", tags=["federation"], dependencies=[Depends(require_token)])
@@ -73,6 +74,38 @@ def submit(federation: FederationDep, body: WorkRequest) -> dict[str, Any]:
         app=body.app, payload=body.payload, needs=body.needs, max_attempts=body.max_attempts
     )
     return unit.to_dict()
+
+
+class TaskRequest(ParkModel):
+    app: str
+    payload: dict[str, Any]
+    needs: NodeCapabilities | None = None
+
+
+@router.post("/tasks", status_code=201)
+def submit_task(federation: FederationDep, body: TaskRequest) -> dict[str, Any]:
+    """Verified work: the result is replicated, validated or spot-checked before it is used and credited."""
+    return federation.submit_task(app=body.app, payload=body.payload, needs=body.needs).to_dict()
+
+
+@router.get("/tasks")
+def list_tasks(
+    federation: FederationDep,
+    state: Annotated[TaskState | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    return {"items": [task.to_dict() for task in federation.tasks(state=state, limit=limit)]}
+
+
+@router.get("/tasks/{task_id}")
+def get_task(federation: FederationDep, task_id: str) -> dict[str, Any]:
+    return federation.task(task_id).to_dict()
+
+
+@router.get("/nodes/{name}/ledger")
+def ledger(federation: FederationDep, name: str, since: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    """The node's credit entries, each signed by the gateway and chained to the one before."""
+    return federation.ledger_of(name, since=since)
 
 
 @router.get("/work")

@@ -16,8 +16,8 @@ from park.federation.config import NodeConfig, NodePaths
 from park.federation.gateway import GatewayCore, GatewayPolicy
 from park.federation.identity import Identity
 from park.federation.invites import invite
-from park.federation.mesh import Mesh
-from park.federation.service import GatewayService, GatewayThread
+from park.federation.runtime import Federation, FederationSettings
+from park.federation.verification.engine import VerificationPolicy
 from park.federation.work import WorkQueue
 
 FAST = GatewayPolicy(
@@ -33,6 +33,7 @@ class Gateway:
     authority: Identity
     addrs: list[str]
     root: Path
+    federation: Federation
 
     def node(self, name: str, **config: object) -> NodePaths:
         """A node directory with a fresh key, a config and a valid token for this gateway."""
@@ -66,20 +67,27 @@ class Gateway:
 
 
 @contextmanager
-def running_gateway(root: Path, policy: GatewayPolicy = FAST) -> Iterator[Gateway]:
+def running_gateway(
+    root: Path, policy: GatewayPolicy = FAST, verification: VerificationPolicy | None = None
+) -> Iterator[Gateway]:
+    """The platform's own `Federation` (gateway, work queue, verifier) on a free loopback port."""
     store = SQLiteStore(root / "park.db", clock=SystemClock())
-    queue = WorkQueue(root / "federation.db", default_lease_s=policy.lease_s)
-    authority = Identity.generate()
-    core = GatewayCore(store=store, queue=queue, authority=authority, clock=SystemClock(), policy=policy)
-    thread = GatewayThread(GatewayService(core, Mesh(authority), tick_s=0.2, revocations_every_s=1.0))
+    settings = FederationSettings(
+        directory=root / "gateway", port=0, policy=policy, verification=verification or VerificationPolicy()
+    )
+    federation = Federation(store, settings, clock=SystemClock())
+    federation.thread.service.tick_s = 0.2
+    federation.thread.service.revocations_every_s = 1.0
     loop = asyncio.new_event_loop()
     try:
-        addrs = loop.run_until_complete(thread.start())
-        yield Gateway(store=store, queue=queue, core=core, authority=authority, addrs=addrs, root=root)
+        addrs = loop.run_until_complete(federation.start())
+        yield Gateway(
+            store=store, queue=federation.queue, core=federation.core, authority=federation.authority,
+            addrs=addrs, root=root, federation=federation,
+        )  # fmt: skip
     finally:
-        loop.run_until_complete(thread.stop())
+        loop.run_until_complete(federation.stop())
         loop.close()
-        queue.close()
         store.close()
 
 
