@@ -161,7 +161,12 @@ class ParkJobSpec(ParkModel):
             (
                 "has(self.entrypoint) != has(self.workload)",
                 "give exactly one of entrypoint (a command) or workload (a built-in by name)",
-            )
+            ),
+            (
+                "!has(self.placement) || self.placement != 'federated' || "
+                "(has(self.workload) && self.workload.name == 'data')",
+                "placement federated is for the data workload (workload: {name: data})",
+            ),
         )
     )
 
@@ -177,11 +182,17 @@ class ParkJobSpec(ParkModel):
     entrypoint_resources: DriverResources = Field(default_factory=DriverResources)
     retries: int = Field(0, ge=0, le=100)
     suspend: bool = False
+    placement: Literal["cluster", "federated"] = Field(
+        "cluster",
+        description="federated: the data workload's text embeddings run on community nodes, verified",
+    )
 
     @model_validator(mode="after")
     def _one_program(self) -> ParkJobSpec:
         if (self.entrypoint is None) == (self.workload is None):
             raise ValueError("give exactly one of entrypoint (a command) or workload (a built-in by name)")
+        if self.placement == "federated" and (self.workload is None or self.workload.name != "data"):
+            raise ValueError("placement federated is for the data workload (workload: {name: data})")
         return self
 
 

@@ -107,6 +107,7 @@ class Platform:
                     archive=archive,
                     clock=self._clock,
                     jobs_root=settings.jobs_dir,
+                    federation_env=self._federation_env,
                 ),
                 resync_seconds=settings.resync_seconds,
                 workers=4,
@@ -131,6 +132,14 @@ class Platform:
         finally:
             if federation is not None:
                 await federation.stop()
+
+    def _federation_env(self) -> dict[str, str]:
+        """What a federated job needs to reach the federation: this API and its token (the job runs on
+        this machine as this user, who can read the token file anyway)."""
+        if self.url is None or not self.settings.federation_enabled:
+            return {}
+        token = self.settings.token_file.read_text().strip()
+        return {"PARK_FEDERATION_API": self.url, "PARK_FEDERATION_TOKEN": token}
 
     def _federation(self, store: SQLiteStore) -> Federation | None:
         settings = self.settings

@@ -52,6 +52,14 @@ APPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "probe": probe,
 }
 
+# Apps that need torch and the model packages: `python -I -m park.federation.ml_apps <app>` runs them with
+# the daemon's own interpreter (its virtualenv), see park/federation/ml_apps.py.
+ML_APPS = ("embed-text", "generate-commit", "eval-shard")
+
+
+def known_apps() -> list[str]:
+    return sorted([*APPS, *ML_APPS])
+
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[1] not in APPS:

@@ -23,7 +23,7 @@ from pydantic import Field, ValidationError, field_validator
 from park.core.errors import InvalidError
 from park.core.meta import ParkModel
 from park.core.resources import NodeCapabilities
-from park.federation.apps import APPS
+from park.federation.apps import known_apps
 from park.federation.policy import TimeWindow
 
 
@@ -48,9 +48,9 @@ class NodeConfig(ParkModel):
     @field_validator("caps")
     @classmethod
     def _known_apps(cls, value: NodeCapabilities) -> NodeCapabilities:
-        unknown = sorted(set(value.apps) - set(APPS))
+        unknown = sorted(set(value.apps) - set(known_apps()))
         if unknown:
-            raise ValueError(f"unknown apps {unknown}; this node has: {', '.join(sorted(APPS))}")
+            raise ValueError(f"unknown apps {unknown}; this node has: {', '.join(known_apps())}")
         return value
 
     @field_validator("windows")

@@ -13,7 +13,7 @@ from park.control.store import Store
 from park.core.clock import Clock
 from park.core.errors import InvalidError, NotFoundError
 from park.core.resources import FederatedNode, NodeCapabilities
-from park.federation.apps import APPS
+from park.federation.apps import known_apps
 from park.federation.gateway import GatewayCore, GatewayPolicy
 from park.federation.identity import Identity
 from park.federation.invites import invite
@@ -94,7 +94,7 @@ class Federation:
             "running": self.thread.alive,
             "online": len(sessions),
             "work": self.queue.counts(),
-            "apps": sorted(APPS),
+            "apps": known_apps(),
             "verifiedApps": sorted(self.verifier.types),
             "verification": {
                 "mode": self.settings.verification.mode,
@@ -136,8 +136,8 @@ class Federation:
     def submit(
         self, *, app: str, payload: dict[str, Any], needs: NodeCapabilities | None, max_attempts: int
     ) -> WorkUnit:
-        if app not in APPS:
-            raise InvalidError(f"unknown app {app!r}; nodes run: {', '.join(sorted(APPS))}")
+        if app not in known_apps():
+            raise InvalidError(f"unknown app {app!r}; nodes run: {', '.join(known_apps())}")
         return self.queue.submit(
             app, payload, now=self.clock.now().timestamp(), needs=needs, max_attempts=max_attempts
         )

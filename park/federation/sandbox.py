@@ -4,7 +4,7 @@
   as the daemon's own (unprivileged) user;
 - network: `unshare --net --map-current-user` gives the child an empty network namespace (loopback
   down), so work reaches nothing, not even the mesh; results travel back through the daemon;
-- limits: address space (memory cap), CPU time (the lease), open files, no core dumps, CPU
+- limits: data segment (memory cap), CPU time (`maxCpuSeconds`), open files, no core dumps, CPU
   affinity (the CPU share), `CUDA_VISIBLE_DEVICES` (the GPU cap), nice 10.
 """
 
@@ -66,16 +66,20 @@ def _drop_to(user: str | None) -> tuple[int, int] | None:
 
 
 def prepare(spec: SandboxSpec, app: str, payload: dict[str, Any], *, root: Path | None = None) -> Prepared:
-    if app not in apps.APPS:
+    if app not in apps.known_apps():
         raise InvalidError(f"this node has no app {app!r}")
     ids = _drop_to(spec.run_as)
     workdir = Path(tempfile.mkdtemp(prefix="park-work-", dir=root))
-    script = workdir / "apps.py"
-    shutil.copyfile(APPS_FILE, script)
+    if app in apps.ML_APPS:  # torch and the models: the interpreter's own packages, so no -S
+        argv = [spec.python, "-I", "-m", "park.federation.ml_apps", app]
+    else:  # standard library only: a private copy, run without site-packages
+        script = workdir / "apps.py"
+        shutil.copyfile(APPS_FILE, script)
+        argv = [spec.python, "-I", "-S", str(script), app]
     if ids is not None:
-        for path in (workdir, script):
+        for path in workdir.iterdir():
             os.chown(path, *ids)
-    argv = [spec.python, "-I", "-S", str(script), app]
+        os.chown(workdir, *ids)
     if spec.isolate_network:
         # An unprivileged child needs its own user namespace to own a network namespace.
         unprivileged = ids is not None or os.geteuid() != 0
@@ -95,7 +99,9 @@ def prepare(spec: SandboxSpec, app: str, payload: dict[str, Any], *, root: Path 
 def limits(spec: SandboxSpec) -> None:
     """Runs in the child between fork and exec (`preexec_fn`): limits first, then the user."""
     memory = int(spec.caps.memory_gib * 1024**3)
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    # The data segment (heap and private anonymous mappings) rather than the address space: torch
+    # reserves far more address space than it touches, so RLIMIT_AS would stop honest work.
+    resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (spec.cpu_seconds, spec.cpu_seconds + 5))
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

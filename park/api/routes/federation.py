@@ -10,7 +10,7 @@ from pydantic import Field
 from park.api.deps import ContextDep, require_token
 from park.core.meta import DnsLabel, ParkModel
 from park.core.resources import NodeCapabilities, PeerId
-from park.federation.apps import APPS
+from park.federation.apps import known_apps
 from park.federation.invites import DEFAULT_TTL_S
 from park.federation.runtime import Federation, not_enabled
 from park.federation.verification.engine import TaskState
@@ -33,7 +33,7 @@ class InviteRequest(ParkModel):
 
     name: DnsLabel
     peer_id: PeerId
-    capabilities: NodeCapabilities = Field(default_factory=lambda: NodeCapabilities(apps=sorted(APPS)))
+    capabilities: NodeCapabilities = Field(default_factory=lambda: NodeCapabilities(apps=known_apps()))
     ttl_seconds: float = Field(DEFAULT_TTL_S, gt=0)
 
 
@@ -55,7 +55,7 @@ def create_invite(federation: FederationDep, body: InviteRequest) -> dict[str, A
     """Create or re-bind the FederatedNode and return its signed, single-use join token."""
     capabilities = body.capabilities
     if not capabilities.apps:
-        capabilities = capabilities.model_copy(update={"apps": sorted(APPS)})
+        capabilities = capabilities.model_copy(update={"apps": known_apps()})
     token, node = federation.invite(
         name=body.name, peer_id=body.peer_id, capabilities=capabilities, ttl_s=body.ttl_seconds
     )

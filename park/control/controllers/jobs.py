@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,17 @@ class JobReconciler:
     kind = "ParkJob"
 
     def __init__(
-        self, *, store: Store, substrate: Substrate, archive: LogArchive, clock: Clock, jobs_root: Path
+        self,
+        *,
+        store: Store,
+        substrate: Substrate,
+        archive: LogArchive,
+        clock: Clock,
+        jobs_root: Path,
+        federation_env: Callable[[], dict[str, str]] = dict,
     ) -> None:
+        """`federation_env`: where federated jobs find the federation API (see ParkJobSpec.placement)."""
+        self._federation_env = federation_env
         self._store = store
         self._substrate = substrate
         self._archive = archive
@@ -40,7 +50,10 @@ class JobReconciler:
             return None
         assert isinstance(job, ParkJob)
         observed = await asyncio.to_thread(self._observe, job)
-        plan = plan_job(job, observed, self._clock.now(), jobs_root=str(self._jobs_root))
+        federation_env = self._federation_env() if job.spec.placement == "federated" else None
+        plan = plan_job(
+            job, observed, self._clock.now(), jobs_root=str(self._jobs_root), federation_env=federation_env
+        )
         writer = ObjectWriter(self._store, job)
         for action in plan.actions:
             if writer.apply(action):

@@ -14,7 +14,8 @@ admitted again) starts a new attempt resuming from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -57,6 +58,7 @@ class _Context:
     observed: JobObservation
     now: datetime
     jobs_root: str
+    federation_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -69,7 +71,7 @@ class _Context:
         )
 
     def with_job(self, job: ParkJob) -> _Context:
-        return _Context(job, self.observed, self.now, self.jobs_root)
+        return _Context(job, self.observed, self.now, self.jobs_root, self.federation_env)
 
 
 def starting_poll_delay(job: ParkJob, now: datetime) -> float:
@@ -85,7 +87,9 @@ def starting_poll_delay(job: ParkJob, now: datetime) -> float:
 
 def _new_attempt(ctx: _Context, *, why: str) -> list[Action]:
     attempt = ctx.job.status.attempt + 1
-    submission = build_submission(ctx.job, attempt, jobs_root=ctx.jobs_root)
+    submission = build_submission(
+        ctx.job, attempt, jobs_root=ctx.jobs_root, federation_env=ctx.federation_env
+    )
     resume = f", resuming from {ctx.job.status.checkpoint}" if ctx.job.status.checkpoint else ""
     status = ctx.status(
         phase="Submitting",
@@ -233,8 +237,15 @@ def _absorb_report(job: ParkJob, report: dict[str, Any] | None) -> ParkJob:
     return job.model_copy(update={"status": job.status.model_copy(update=update)})
 
 
-def plan_job(job: ParkJob, observed: JobObservation, now: datetime, *, jobs_root: str) -> Plan:
-    ctx = _Context(job, observed, now, jobs_root)
+def plan_job(
+    job: ParkJob,
+    observed: JobObservation,
+    now: datetime,
+    *,
+    jobs_root: str,
+    federation_env: Mapping[str, str] | None = None,
+) -> Plan:
+    ctx = _Context(job, observed, now, jobs_root, federation_env or {})
     if job.metadata.deletion_timestamp is not None:
         return _plan_deletion(ctx)
     head: tuple[Action, ...] = () if FINALIZER in job.metadata.finalizers else (AddFinalizer(),)
@@ -276,7 +287,9 @@ def _plan_body(ctx: _Context) -> Plan:
 def _plan_unknown_to_ray(ctx: _Context) -> Plan:
     job = ctx.job
     if job.status.phase == "Submitting":
-        submission = build_submission(job, job.status.attempt, jobs_root=ctx.jobs_root)
+        submission = build_submission(
+            job, job.status.attempt, jobs_root=ctx.jobs_root, federation_env=ctx.federation_env
+        )
         return Plan((SubmitJob(submission),), starting_poll_delay(job, ctx.now))
     message = (
         f"Ray no longer knows {job.status.submission_id} (its cluster restarted); starting a new attempt"

@@ -7,6 +7,7 @@ runtime env, so Ray hands it to the driver and to every task and actor of the jo
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -57,11 +58,16 @@ def contract_env(job: ParkJob, attempt: int, paths: JobPaths) -> dict[str, str]:
     return env
 
 
-def build_submission(job: ParkJob, attempt: int, *, jobs_root: str) -> JobSubmission:
+def build_submission(
+    job: ParkJob, attempt: int, *, jobs_root: str, federation_env: Mapping[str, str] | None = None
+) -> JobSubmission:
+    """`federation_env` (where the federation API is, and its token) reaches federated jobs only."""
     spec, driver = job.spec, job.spec.entrypoint_resources
     entrypoint = spec.entrypoint or f"python -m park.workloads.{spec.workload.name}"  # type: ignore[union-attr]
     user_env = dict(spec.runtime_env.get("env_vars") or {})
     env = {**user_env, **contract_env(job, attempt, job_paths(job, jobs_root))}
+    if spec.placement == "federated":
+        env.update({**(federation_env or {}), "PARK_PLACEMENT": "federated"})
     return JobSubmission(
         submission_id=submission_id(job, attempt),
         entrypoint=entrypoint,

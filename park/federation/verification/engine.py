@@ -63,6 +63,7 @@ class WorkType:
     app: str
     compare: Compare
     validate: Validate | None = None  # the gateway checks a result alone (no replica needed)
+    sanity: Validate | None = None  # a free check of every result alone (a lazy result fails it)
     credit_cap: Callable[[dict[str, Any]], float] = lambda payload: 60.0
 
 
@@ -167,9 +168,19 @@ class Verifier:
             raise InvalidError(
                 f"app {app!r} has no verification; verified apps: {', '.join(sorted(self.types))}"
             )
-        task_id = f"t-{secrets.token_hex(12)}"
-        self._insert(task_id, app, payload, kind="real", expected=None, now=now)
-        self.queue.submit(app, payload, now=now, needs=needs, task_id=task_id)
+        # Content-addressed: the same work is the same task, so a client that retries (or restarts) finds
+        # it pending or done instead of paying for it twice; a failed one is tried again.
+        task_id = "t-" + digest({"app": app, "payload": payload})[:24]
+        with self._decide:
+            try:
+                existing = self.task(task_id)
+            except NotFoundError:
+                self._insert(task_id, app, payload, kind="real", expected=None, now=now)
+            else:
+                if existing.state != "failed":
+                    return existing
+                self._set_state(task_id, "pending", output=None, detail="submitted again", now=now)
+            self.queue.submit(app, payload, now=now, needs=needs, task_id=task_id)
         return self.task(task_id)
 
     def _insert(
@@ -312,6 +323,14 @@ class Verifier:
             elif task.state == "pending":
                 self._judge(task, now=now)
 
+    def _judged(self, unit: WorkUnit) -> bool:
+        """Whether this unit already has its verdict in the ledger."""
+        if unit.completed_by is None:
+            return False
+        return any(
+            e.entry.get("workId") == unit.id for e in self.ledger.entries(unit.completed_by, limit=100_000)
+        )
+
     def _remember_source(self, task_id: str, peer: str) -> None:
         with self._lock:
             row = self._db.execute("SELECT source_peers FROM tasks WHERE id = ?", (task_id,)).fetchone()
@@ -344,6 +363,15 @@ class Verifier:
     def _judge(self, task: Task, *, now: float) -> None:
         work_type = self.types[task.app]
         done = [u for u in self._units(task.id) if u.state == "done"]
+        if work_type.sanity is not None:
+            insane = [u for u in done if work_type.sanity(task.payload, u.output or {}).verdict == "mismatch"]
+            for unit in insane:
+                if not self._judged(unit):
+                    self._invalid(unit, task, detail="failed the sanity check", now=now)
+            done = [u for u in done if u not in insane]
+            if not done:
+                self._replicate(task, insane, now=now)
+                return
         if work_type.validate is not None:
             self._judge_by_validation(task, done[-1], work_type, now=now)
             return

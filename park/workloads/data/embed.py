@@ -10,6 +10,7 @@ of the cluster, so decoding keeps running beside the embedding instead of waitin
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +72,11 @@ class Embedder:
 
     def model(self, modality: str) -> Any:
         if modality not in self.models:
+            if modality == "text" and os.environ.get("PARK_PLACEMENT") == "federated":
+                from park.workloads.data.federated import FederatedTextModel  # noqa: PLC0415
+
+                self.models[modality] = FederatedTextModel.from_env()
+                return self.models[modality]
             from park.workloads.data import models  # noqa: PLC0415
 
             builders = {"text": models.TextModel, "image": models.ImageModel, "audio": models.AudioModel}
