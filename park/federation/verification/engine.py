@@ -346,7 +346,13 @@ class Verifier:
     def _judge_canary(self, task: Task, unit: WorkUnit, *, now: float) -> None:
         expected = self._expected(task.id)
         assert expected is not None and unit.output is not None and unit.completed_by is not None
-        check = self.types[task.app].compare(expected, unit.output)
+        work_type = self.types[task.app]
+        # Validated types are checked on their own terms (bit-exact equality is not expected of them).
+        check = (
+            work_type.validate(task.payload, unit.output)
+            if work_type.validate is not None
+            else work_type.compare(expected, unit.output)
+        )
         self.tally.extra += 1
         if check.verdict == "match":
             self._valid(unit, task, now=now, reason="canary answered right")
@@ -438,7 +444,9 @@ class Verifier:
         that a colluding pair cannot outvote the honest majority on its own."""
         if self.policy.mode == "full" or any(self.trust.trusted(u.completed_by or "", app) for u in agreeing):
             return 2
-        return self.policy.untrusted_quorum
+        # A federation of two cannot find a third opinion: two agreeing nodes are all there is.
+        voters = self.online() | {u.completed_by for u in agreeing if u.completed_by is not None}
+        return max(2, min(self.policy.untrusted_quorum, len(voters)))
 
     def _replicate(self, task: Task, done: list[WorkUnit], *, now: float) -> None:
         units = self._units(task.id)

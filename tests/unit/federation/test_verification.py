@@ -65,6 +65,7 @@ def test_a_colluding_pair_cannot_carry_a_vote_among_untrusted_nodes() -> None:
     verifier = Verifier(
         queue, trust=trust, ledger=ledger, types={CHAIN.app: CHAIN},
         policy=VerificationPolicy(canary_rate_untrusted=0), rng=random.Random(0),
+        online=lambda: {"c1", "c2", "h1", "h2", "h3"},
     )  # fmt: skip
     task = verifier.submit("sha256-chain", {"seed": "x", "rounds": 1}, now=0)
     offer = NodeCapabilities(apps=["sha256-chain"])
@@ -120,3 +121,23 @@ def test_the_ledger_verifies_offline_and_any_edit_breaks_it() -> None:
         verify_chain(entries[1:], gateway=gateway.peer_id)
     with pytest.raises(InvalidError, match="not signed by gateway"):
         verify_chain(entries, gateway=Identity.generate().peer_id)
+
+
+def test_two_nodes_are_enough_for_a_quorum_when_there_are_only_two() -> None:
+    queue = WorkQueue()
+    ledger = Ledger(queue.db, queue.lock, Identity.generate())
+    verifier = Verifier(
+        queue, trust=TrustBook(queue.db, queue.lock, trust_after=20), ledger=ledger, types={CHAIN.app: CHAIN},
+        policy=VerificationPolicy(canary_rate_untrusted=0), online=lambda: {"a", "b"},
+    )  # fmt: skip
+    task = verifier.submit("sha256-chain", {"seed": "y", "rounds": 1}, now=0)
+    answer = sha256_chain({"seed": "y", "rounds": 1})
+    for peer in ("a", "b"):
+        unit = queue.lease(peer, NodeCapabilities(apps=["sha256-chain"]), now=1)
+        assert unit is not None
+        queue.complete(peer, unit.id, ok=True, output=answer, output_sha256=digest(answer), error=None, now=2)
+        verifier.on_result(queue.get(unit.id), now=2)
+    assert verifier.task(task.id).state == "valid"
+    assert (
+        verifier.submit("sha256-chain", {"seed": "y", "rounds": 1}, now=3).id == task.id
+    )  # content-addressed
