@@ -98,6 +98,13 @@ class Reconcilers:
         job = obj
         if job.status.phase in ("Succeeded", "Failed", "Stopped"):
             return
+        if job.spec.placement == "federated":
+            message = (
+                "placement federated runs on the embedded platform (park up) only, not on Kubernetes yet"
+            )
+            self._write_status(job, job.status.model_copy(update={"phase": "Failed", "message": message}))
+            self._event(job, "Warning", "Unsupported", message)
+            return
         namespace = job.metadata.namespace or "default"
         admission = job.status.admission
         admitted = admission is not None and admission.admitted and not job.spec.suspend

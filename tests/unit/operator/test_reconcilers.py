@@ -168,6 +168,16 @@ def test_a_finished_job_is_left_alone(world: Any) -> None:
     assert phase(store) == ("Succeeded", 1)
 
 
+def test_a_federated_job_fails_clearly_on_kubernetes(world: Any) -> None:
+    store, ray, reconcilers = world
+    federated = JOB.split("spec:", maxsplit=1)[0] + "spec: {workload: {name: data}, placement: federated}\n"
+    create(store, federated)
+    reconcilers.reconcile("ParkJob", "ns", "train")
+    job = store.get("ParkJob", "ns", "train")
+    assert job.status.phase == "Failed" and "embedded platform" in (job.status.message or "")
+    assert ray.get("RayJob", "ns", "train") is None
+
+
 CLUSTER = """
 apiVersion: park.dev/v1alpha1
 kind: ParkCluster
