@@ -56,6 +56,7 @@ _GATEWAY_MESSAGE: TypeAdapter[Any] = TypeAdapter(GatewayMessage)
 
 EXIT_OK, EXIT_REFUSED, EXIT_REVOKED = 0, 2, 3
 LEDGER_SYNC_S = 10.0
+ANNOUNCE_EVERY_S = 60.0
 
 
 class RefusedError(Exception):
@@ -127,6 +128,7 @@ class NodeDaemon:
         self.exit_code = EXIT_OK
         self.mesh: Mesh | None = None
         self._ledger_due = 0.0
+        self._status_written = 0.0
 
     # ------------------------------------------------------------ status
 
@@ -152,10 +154,14 @@ class NodeDaemon:
         )
 
     def _set(self, state: str, reason: str = "") -> None:
-        if (state, reason) != (self.state, self.reason):
+        """Record the daemon's state; status.json is rewritten on a change, or at most once a second."""
+        changed = (state, reason) != (self.state, self.reason)
+        if changed:
             logger.info("node %s: %s %s", self.identity.peer_id[-8:], state, reason)
         self.state, self.reason = state, reason
-        self.write_status()
+        if changed or time.monotonic() - self._status_written >= 1.0:
+            self._status_written = time.monotonic()
+            self.write_status()
 
     def others_load(self) -> float:
         """The machine's load without our own work (which adds about its CPU share while it runs)."""
@@ -269,18 +275,19 @@ class NodeDaemon:
         self.credits = reply.credits
         self.paths.write_json(self.paths.joined, {"node": reply.node, "gateway": self.bootstrap})
         self._set("idle", "joined")
-        last_announce = 0.0
+        last_announce, announced = 0.0, None
         self._ledger_due = 0.0
         while True:
             if time.monotonic() >= self._ledger_due:
                 await self._sync_ledger(channel)
-            if time.monotonic() - last_announce > 5:
-                busy = int(self.current is not None)
-                announcement = Announcement(
-                    offer=self.config.caps, busy=busy, paused=self.paths.paused.exists()
-                )
+            # Gossip costs every peer: announce on joining, on a change, and otherwise once a minute
+            # (liveness travels on the work stream, which the gateway watches anyway).
+            announcement = Announcement(
+                offer=self.config.caps, busy=int(self.current is not None), paused=self.paths.paused.exists()
+            )
+            if announcement != announced or time.monotonic() - last_announce > ANNOUNCE_EVERY_S:
                 await mesh.publish(ANNOUNCE_TOPIC, announcement.to_dict())
-                last_announce = time.monotonic()
+                last_announce, announced = time.monotonic(), announcement
             decision = self.decision()
             if self.stopping or (self.draining and not decision.work):
                 await channel.send(Bye(reason="drained" if self.draining else "stopped").to_dict())
@@ -363,17 +370,21 @@ class NodeDaemon:
         done = trio.Event()
 
         async def execute() -> None:
+            # A hung app (sleeping, so RLIMIT_CPU never fires) is stopped after twice its CPU budget.
             try:
-                outcome["completed"] = await trio.run_process(
-                    prepared.argv,
-                    stdin=prepared.stdin,
-                    capture_stdout=True,
-                    capture_stderr=True,
-                    check=False,
-                    env=prepared.env,
-                    cwd=str(prepared.workdir),
-                    preexec_fn=lambda: sandbox.limits(self.spec),
-                )
+                with trio.move_on_after(self.config.max_cpu_seconds * 2) as limit:
+                    outcome["completed"] = await trio.run_process(
+                        prepared.argv,
+                        stdin=prepared.stdin,
+                        capture_stdout=True,
+                        capture_stderr=True,
+                        check=False,
+                        env=prepared.env,
+                        cwd=str(prepared.workdir),
+                        preexec_fn=lambda: sandbox.limits(self.spec),
+                    )
+                if limit.cancelled_caught:
+                    outcome["error"] = f"the app ran past {self.config.max_cpu_seconds * 2} s and was stopped"
             except OSError as err:
                 outcome["error"] = f"could not start the app: {err}"
             finally:

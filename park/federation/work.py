@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS work (
 );
 CREATE INDEX IF NOT EXISTS work_state ON work (state, submitted_at);
 CREATE INDEX IF NOT EXISTS work_task ON work (task_id);
+CREATE INDEX IF NOT EXISTS work_lease ON work (state, only_peers IS NULL, submitted_at, id);
 CREATE TABLE IF NOT EXISTS redeemed_nonces (
     nonce TEXT PRIMARY KEY,
     peer TEXT NOT NULL,
@@ -258,26 +259,43 @@ class WorkQueue:
 
     def lease(self, peer: str, offer: NodeCapabilities, *, now: float) -> WorkUnit | None:
         """The oldest queued unit this node can run, preferring units placed for it (replicas, canaries)
-        and units it has not tried before."""
+        and units it has not tried before. Walks an index in that order, reading only what the choice
+        needs, and stops at the first fresh fit (so a long queue costs a lease almost nothing)."""
+        if not offer.apps:
+            return None
         with self._lock:
             marks = ",".join("?" * len(offer.apps))
-            rows = self._db.execute(
-                f"SELECT * FROM work WHERE state = 'queued' AND app IN ({marks})"  # noqa: S608 - only ?s
+            cursor = self._db.execute(
+                "SELECT id, needs, tried_by, only_peers, exclude_peers, lease_s FROM work"  # noqa: S608 - only ?s
+                f" WHERE state = 'queued' AND app IN ({marks})"
                 " ORDER BY only_peers IS NULL, submitted_at, id LIMIT 500",
                 tuple(offer.apps),
-            ).fetchall()
-            fits = [u for u in map(_row, rows) if offer.covers(u.needs) and u.may_run(peer)]
-            if not fits:
+            )
+            chosen: tuple[str, list[str], float] | None = None
+            needs_seen: dict[str, NodeCapabilities] = {}
+            for work_id, needs, tried_by, only_peers, exclude_peers, lease_s in cursor:
+                if needs not in needs_seen:
+                    needs_seen[needs] = NodeCapabilities.model_validate_json(needs)
+                if not offer.covers(needs_seen[needs]) or peer in json.loads(exclude_peers):
+                    continue
+                if only_peers is not None and peer not in json.loads(only_peers):
+                    continue
+                tried = json.loads(tried_by)
+                if peer not in tried:
+                    chosen = (work_id, tried, lease_s)
+                    break
+                if chosen is None:
+                    chosen = (work_id, tried, lease_s)  # the first fit, should no fresh one follow
+            cursor.close()
+            if chosen is None:
                 return None
-            fresh = [u for u in fits if peer not in u.tried_by]
-            unit = (fresh or fits)[0]
-            tried = sorted({*unit.tried_by, peer})
+            work_id, tried, lease_s = chosen
             self._db.execute(
                 "UPDATE work SET state = 'leased', peer = ?, attempt = attempt + 1, deadline = ?,"
                 " updated_at = ?, tried_by = ? WHERE id = ? AND state = 'queued'",
-                (peer, now + unit.lease_s, now, json.dumps(tried), unit.id),
+                (peer, now + lease_s, now, json.dumps(sorted({*tried, peer})), work_id),
             )
-            row = self._db.execute("SELECT * FROM work WHERE id = ?", (unit.id,)).fetchone()
+            row = self._db.execute("SELECT * FROM work WHERE id = ?", (work_id,)).fetchone()
         return _row(row)
 
     def heartbeat(self, peer: str, work_ids: list[str], *, now: float) -> tuple[list[str], list[str]]:

@@ -35,6 +35,7 @@ from park.federation.wire import digest
 from park.federation.work import WorkQueue, WorkUnit
 
 Verdict = Literal["match", "mismatch", "inconclusive"]
+UNCHECKED = "trusted node, not spot-checked"
 TaskState = Literal["pending", "valid", "failed"]
 
 
@@ -284,9 +285,11 @@ class Verifier:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, payload, output, source_peers FROM tasks WHERE app = ? AND kind = 'real'"
-                " AND state = 'valid' ORDER BY decided_at DESC LIMIT 200",
-                (app,),
+                " AND state = 'valid' AND detail != ? ORDER BY decided_at DESC LIMIT 200",
+                (app, UNCHECKED),
             ).fetchall()
+        # Only answers that were checked (a quorum, a validation) become canaries: an unchecked answer
+        # from a trusted node that turned could be wrong, and would then strike honest nodes.
         known = [r for r in rows if peer not in json.loads(r["source_peers"])]
         if not known:
             return None
@@ -390,7 +393,7 @@ class Verifier:
                 and self.rng.random() >= self.policy.spot_check_rate
             ):
                 self.tally.useful += 1
-                self._accept(task, first, [first], now=now, detail="trusted node, not spot-checked")
+                self._accept(task, first, [first], now=now, detail=UNCHECKED)
                 return
             self._replicate(task, done, now=now)
             return
@@ -402,7 +405,7 @@ class Verifier:
         checked = self.policy.mode == "full" or not trusted or self.rng.random() < self.policy.spot_check_rate
         self.tally.useful += 1
         if not checked:
-            self._accept(task, unit, [unit], now=now, detail="trusted node, not spot-checked")
+            self._accept(task, unit, [unit], now=now, detail=UNCHECKED)
             return
         self.tally.validations += 1
         check = work_type.validate(task.payload, unit.output)
@@ -488,7 +491,8 @@ class Verifier:
         self.trust.valid(unit.completed_by, task.app)
         cap = self.types[task.app].credit_cap(task.payload)
         granted = round(min(max(unit.claimed, 0.0), cap), 6)
-        self.ledger.append(self._entry(unit, task, granted=granted, reason=reason, now=now))
+        # "valid" whatever decided it: a node must not learn from its ledger when it is trusted.
+        self.ledger.append(self._entry(unit, task, granted=granted, reason="valid", now=now))
         self.on_credit(unit.completed_by, granted)
 
     def _invalid(self, unit: WorkUnit, task: Task, *, detail: str, now: float) -> None:
@@ -500,6 +504,23 @@ class Verifier:
         self.ledger.append(self._entry(unit, task, granted=0.0, reason=f"invalid: {detail}", now=now))
         if strikes >= self.policy.strikes_to_revoke:
             self.on_revoke(peer, f"{strikes} invalid results (last: {detail})")
+            self._recheck(peer, now=now)
+
+    def _recheck(self, peer: str, *, now: float) -> None:
+        """A revoked node's results that were accepted unchecked go back to pending and are checked."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT t.id FROM tasks t JOIN work w ON w.task_id = t.id"
+                " WHERE t.kind = 'real' AND t.state = 'valid' AND t.detail = ? AND w.completed_by = ?",
+                (UNCHECKED, peer),
+            ).fetchall()
+        for (task_id,) in rows:
+            self.tally.useful -= 1  # its unit is counted again when the recheck decides
+            self._set_state(
+                task_id, "pending", output=None, detail=f"rechecking: {peer} was revoked", now=now
+            )
+            task = self.task(task_id)
+            self._replicate(task, [u for u in self._units(task_id) if u.state == "done"], now=now)
 
     def _entry(
         self, unit: WorkUnit, task: Task, *, granted: float, reason: str, now: float

@@ -9,16 +9,26 @@ Behaviours (what a node returns for a unit, given the honest answer):
 - `cheap`: a wrong but plausible answer derived from the payload (a smaller model: fewer rounds);
 - `replayer`: another node's answer to another payload (a copied, signed result cannot be re-signed,
   so the best it can do is reuse someone's output);
-- `colluder`: a wrong answer every colluder computes the same way, so colluders always agree.
-A behaviour can cheat on only a fraction of units (`bad_rate`).
+- `colluder`: a wrong answer every colluder computes the same way, so colluders always agree;
+- `turncoat`: a wrong but plausible answer of its own (no other node computes it), meant to be given
+  `honest_for`: a node that builds up trust and then cheats now and then.
+A behaviour can cheat on only a fraction of units (`bad_rate`), and only after its first `honest_for`
+units (any behaviour: before that it answers honestly).
+
+`Outcome.steady` is the tally from the moment `steady_from` of the tasks were decided to the end: with
+the default (0.5), the second half of the run, which measures what verification costs once the bootstrap
+(untrusted nodes checked on every result, adversaries caught and revoked) is over.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from park.core.resources import NodeCapabilities
@@ -27,9 +37,61 @@ from park.federation.verification.engine import VerificationPolicy, Verifier, Wo
 from park.federation.verification.ledger import Ledger
 from park.federation.verification.trust import TrustBook
 from park.federation.wire import digest
-from park.federation.work import WorkQueue
+from park.federation.work import WorkQueue, WorkUnit
 
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@functools.lru_cache(maxsize=64)
+def _needs(text: str) -> NodeCapabilities:
+    return NodeCapabilities.model_validate_json(text)
+
+
+class FastLeaseQueue(WorkQueue):
+    """A `WorkQueue` whose `lease` picks the same unit as `WorkQueue.lease` (the same query, filters and
+    update) but walks an index in the query's order, reads only the columns the choice needs, one row at
+    a time, and stops at the first fresh fit. The plain lease sorts every queued unit and decodes up to
+    500 whole rows per call, which made a simulation with thousands of queued tasks spend 90% of its time
+    there. Needs are read-only here, so one decoded copy per distinct JSON text is shared."""
+
+    def __init__(self, path: Path | str = ":memory:", *, default_lease_s: float = 30.0) -> None:
+        super().__init__(path, default_lease_s=default_lease_s)
+        with self.lock:
+            self.db.execute(
+                "CREATE INDEX IF NOT EXISTS work_lease ON work (state, only_peers IS NULL, submitted_at, id)"
+            )
+
+    def lease(self, peer: str, offer: NodeCapabilities, *, now: float) -> WorkUnit | None:
+        with self.lock:
+            marks = ",".join("?" * len(offer.apps))
+            cursor = self.db.execute(
+                "SELECT id, needs, tried_by, only_peers, exclude_peers, lease_s FROM work"  # noqa: S608 - only ?s
+                f" WHERE state = 'queued' AND app IN ({marks})"
+                " ORDER BY only_peers IS NULL, submitted_at, id LIMIT 500",
+                tuple(offer.apps),
+            )
+            chosen: tuple[str, list[str], float] | None = None
+            for work_id, needs, tried_by, only_peers, exclude_peers, lease_s in cursor:
+                if not offer.covers(_needs(needs)) or peer in json.loads(exclude_peers):
+                    continue
+                if only_peers is not None and peer not in json.loads(only_peers):
+                    continue
+                tried = json.loads(tried_by)
+                if peer not in tried:
+                    chosen = (work_id, tried, lease_s)
+                    break
+                if chosen is None:
+                    chosen = (work_id, tried, lease_s)  # the first fit, should no fresh one follow
+            cursor.close()
+            if chosen is None:
+                return None
+            work_id, tried, lease_s = chosen
+            self.db.execute(
+                "UPDATE work SET state = 'leased', peer = ?, attempt = attempt + 1, deadline = ?,"
+                " updated_at = ?, tried_by = ? WHERE id = ? AND state = 'queued'",
+                (peer, now + lease_s, now, json.dumps(sorted({*tried, peer})), work_id),
+            )
+        return self.get(work_id)
 
 
 @dataclass
@@ -46,6 +108,28 @@ class SimNode:
     penalised: int = 0
     revoked_after: int | None = None
     last_output: dict[str, Any] | None = None
+    honest_for: int = 0  # answers honestly for its first `honest_for` units, whatever its behaviour
+    bad_accepted: int = 0  # its bad results that became a task's output
+    first_bad_at: int | None = None  # its unit count at its first bad result
+    first_caught_at: int | None = None  # ... at its first bad result that earned no credit
+    wrongly_penalised: int = 0  # right answers judged invalid (a canary whose expected answer is wrong)
+
+
+@dataclass(frozen=True)
+class Window:
+    """What the tally grew by over part of a run: from when `decided_at_start` tasks were decided."""
+
+    decided_at_start: int
+    trusted_at_start: int  # nodes trusted for the work type when the window opened
+    revoked_at_start: int
+    useful: int
+    extra: int
+    validations: int
+    units: int  # units the nodes ran inside the window
+    accepted_bad: int  # tasks decided inside the window whose output is wrong
+
+    def overhead(self, validation_cost: float = 0.0) -> float:
+        return (self.extra + validation_cost * self.validations) / max(self.useful, 1)
 
 
 @dataclass
@@ -56,6 +140,10 @@ class Outcome:
     validations: int
     accepted_bad: int
     tasks: int
+    steady: Window | None = None
+    failed: int = 0  # tasks that ended without a result (no quorum after `max_replicas`)
+    undecided: int = 0  # tasks still pending when nobody could run anything more
+    poisoned_canaries: int = 0  # canaries whose expected answer (a task's accepted output) is wrong
 
     def overhead(self, validation_cost: float = 0.0) -> float:
         """Extra compute over useful compute; a validation costs `validation_cost` of a unit."""
@@ -80,6 +168,9 @@ def _cheat(
         return last_honest or {key: "1" * 64 for key in honest}
     if node.behaviour == "colluder":
         return {key: digest({"collusion": payload}) for key in honest}
+    if node.behaviour == "turncoat":
+        wrong = digest({"turncoat": node.name, "payload": payload})
+        return {key: wrong if isinstance(value, str) else value for key, value in honest.items()}
     raise ValueError(f"unknown behaviour {node.behaviour!r}")
 
 
@@ -92,13 +183,16 @@ def simulate(
     make_payload: Callable[[int], dict[str, Any]],
     answer: Answer,
     seed: int = 0,
+    fast_lease: bool = True,
+    steady_from: float = 0.5,
 ) -> Outcome:
     """Run `tasks` tasks through the nodes until every task is decided (or nobody can run the rest).
 
     A bad result counts as caught when it earns no credit: judged invalid, outvoted, or left unused.
+    `fast_lease=False` runs the plain `WorkQueue` (same choices, much slower with thousands queued).
     """
     rng = random.Random(seed)
-    queue = WorkQueue(default_lease_s=1e9)
+    queue = (FastLeaseQueue if fast_lease else WorkQueue)(default_lease_s=1e9)
     revoked: set[str] = set()
     by_peer = {n.peer: n for n in nodes}
 
@@ -121,9 +215,12 @@ def simulate(
     for index in range(tasks):
         verifier.submit(work_type.app, make_payload(index), now=index)
     last_honest: dict[str, Any] | None = None
-    bad_units: list[tuple[SimNode, str, bool]] = []  # (node, work id, within its first 20 units)
+    bad_units: list[_Bad] = []
     clock = float(tasks)
-    while verifier.count(state="pending"):
+    start: _Mark | None = None
+    while pending := verifier.count(state="pending"):
+        if start is None and tasks - pending >= steady_from * tasks:
+            start = _Mark.take(verifier, nodes, work_type.app, clock=clock, decided=tasks - pending)
         worked = False
         for node in rng.sample(nodes, len(nodes)):
             if node.peer in revoked:
@@ -135,12 +232,16 @@ def simulate(
                 continue
             worked = True
             honest = honest_answers.setdefault(unit.payload_sha256, answer(unit.payload))
-            cheats = node.behaviour != "honest" and rng.random() < node.bad_rate
+            cheats = (
+                node.behaviour != "honest" and node.units >= node.honest_for and rng.random() < node.bad_rate
+            )
             output = _cheat(node, unit.payload, honest, last_honest, rng) if cheats else honest
             node.units += 1
             if digest(output) != digest(honest):
                 node.bad += 1
-                bad_units.append((node, unit.id, node.units <= 20))
+                if node.first_bad_at is None:
+                    node.first_bad_at = node.units
+                bad_units.append(_Bad(node, unit.id, node.units, unit.task_id or "", digest(output)))
             queue.complete(
                 node.peer, unit.id, ok=True, output=output, output_sha256=digest(output), error=None,
                 now=clock, claimed=1.0,
@@ -151,29 +252,97 @@ def simulate(
                 last_honest = output
         if not worked:
             break
+    if start is None:  # the run ended before `steady_from` of it was decided: an empty window
+        start = _Mark.take(verifier, nodes, work_type.app, clock=clock, decided=tasks - pending)
+    return _outcome(nodes, verifier, tasks, honest_answers, bad_units, start)
+
+
+def _outcome(
+    nodes: list[SimNode],
+    verifier: Verifier,
+    tasks: int,
+    honest_answers: dict[str, dict[str, Any]],
+    bad_units: list[_Bad],
+    start: _Mark,
+) -> Outcome:
     _score(nodes, verifier, bad_units)
-    accepted_bad = sum(
-        1
-        for task in verifier.tasks(state="valid")
+    wrong = {
+        task.id: task
+        for task in verifier.tasks(state="valid", limit=tasks)
         if task.output is not None and digest(task.output) != digest(honest_answers[digest(task.payload)])
+    }
+    for bad in bad_units:  # the node(s) whose wrong answer became the task's output
+        chosen = wrong.get(bad.task_id)
+        bad.node.bad_accepted += chosen is not None and digest(chosen.output) == bad.output_digest
+    with verifier.queue.lock:
+        canaries = verifier.queue.db.execute(
+            "SELECT payload, expected FROM tasks WHERE kind = 'canary'"
+        ).fetchall()
+    poisoned = sum(
+        digest(json.loads(expected)) != digest(honest_answers[digest(json.loads(payload))])
+        for payload, expected in canaries
     )
     tally = verifier.tally
+    steady = Window(
+        decided_at_start=start.decided, trusted_at_start=start.trusted, revoked_at_start=start.revoked,
+        useful=tally.useful - start.useful, extra=tally.extra - start.extra,
+        validations=tally.validations - start.validations, units=sum(n.units for n in nodes) - start.units,
+        accepted_bad=sum((t.decided_at or 0) > start.clock for t in wrong.values()),
+    )  # fmt: skip
     return Outcome(
         nodes=nodes, useful=tally.useful, extra=tally.extra, validations=tally.validations,
-        accepted_bad=accepted_bad, tasks=tasks,
+        accepted_bad=len(wrong), tasks=tasks, steady=steady, failed=verifier.count(state="failed"),
+        undecided=verifier.count(state="pending"), poisoned_canaries=poisoned,
     )  # fmt: skip
 
 
-def _score(nodes: list[SimNode], verifier: Verifier, bad_units: list[tuple[SimNode, str, bool]]) -> None:
+@dataclass(frozen=True)
+class _Mark:
+    """The run at the start of the steady-state window."""
+
+    clock: float
+    decided: int
+    trusted: int
+    revoked: int
+    useful: int
+    extra: int
+    validations: int
+    units: int
+
+    @classmethod
+    def take(cls, verifier: Verifier, nodes: list[SimNode], app: str, *, clock: float, decided: int) -> _Mark:
+        tally = verifier.tally
+        return cls(
+            clock=clock, decided=decided, trusted=len(verifier.trust.trusted_peers(app)),
+            revoked=sum(n.revoked_after is not None for n in nodes), useful=tally.useful, extra=tally.extra,
+            validations=tally.validations, units=sum(n.units for n in nodes),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Bad:
+    node: SimNode
+    work_id: str
+    index: int  # the node's unit count at this result: 1 for its first unit
+    task_id: str
+    output_digest: str
+
+
+def _score(nodes: list[SimNode], verifier: Verifier, bad_units: list[_Bad]) -> None:
     credited: set[str] = set()
+    bad_ids = {b.work_id for b in bad_units}
     for node in nodes:
         for signed in verifier.ledger.entries(node.peer, limit=1_000_000):
             if signed.entry["granted"] > 0:
                 credited.add(str(signed.entry["workId"]))
             else:
                 node.penalised += 1
-    for node, work_id, first in bad_units:
-        caught = work_id not in credited
+                node.wrongly_penalised += signed.entry["workId"] not in bad_ids
+    for bad in bad_units:
+        node, first = bad.node, bad.index <= 20
+        caught = bad.work_id not in credited
         node.bad_caught += caught
         node.bad_in_first_20 += first
         node.caught_in_first_20 += first and caught
+        if caught and node.first_caught_at is None:
+            node.first_caught_at = bad.index

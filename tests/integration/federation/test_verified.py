@@ -35,6 +35,12 @@ class CheatingNode(NodeDaemon):
         )
 
 
+def _synced(gateway: Any, daemon: NodeDaemon) -> bool:
+    """The node holds every entry the gateway granted it."""
+    local = daemon.paths.ledger_entries()
+    return bool(local) and len(local) == len(gateway.federation.ledger.entries(daemon.identity.peer_id))
+
+
 def test_a_cheater_is_revoked_and_honest_nodes_earn_verifiable_credit(tmp_path: Path) -> None:
     policy = VerificationPolicy(trust_after=3, spot_check_rate=0.2, canary_rate_untrusted=0.2)
     with running_gateway(tmp_path, verification=policy) as gateway:
@@ -57,7 +63,10 @@ def test_a_cheater_is_revoked_and_honest_nodes_earn_verifiable_credit(tmp_path: 
                 while any(gateway.federation.task(i).state == "pending" for i in ids):
                     assert trio.current_time() < deadline, [gateway.federation.task(i).state for i in ids]
                     await trio.sleep(0.2)
-                await trio.sleep(2.5)  # ledger sync (1 s after each result)
+                deadline = trio.current_time() + 30  # nodes fetch new entries every 10 s
+                while not all(_synced(gateway, d) for d in honest):
+                    assert trio.current_time() < deadline, "the nodes' ledgers did not catch up"
+                    await trio.sleep(0.2)
                 nursery.cancel_scope.cancel()
 
         trio.run(main)
