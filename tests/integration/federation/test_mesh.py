@@ -117,8 +117,7 @@ def test_expired_forged_replayed_and_wrong_peer_tokens_are_refused(tmp_path: Pat
             daemon = NodeDaemon(honest, handle_signals=False)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(daemon.run)
-                await _until(lambda: gateway.core.session(daemon.identity.peer_id) is not None, timeout=20,
-                             what="honest joins")  # fmt: skip
+                await _until(honest.joined.exists, timeout=20, what="honest joins")  # the node heard welcome
                 nursery.cancel_scope.cancel()
 
         trio.run(join_then_leave)
