@@ -28,7 +28,6 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from park.core.resources import NodeCapabilities
@@ -37,63 +36,12 @@ from park.federation.verification.engine import VerificationPolicy, Verifier, Wo
 from park.federation.verification.ledger import Ledger
 from park.federation.verification.trust import TrustBook
 from park.federation.wire import digest
-from park.federation.work import WorkQueue, WorkUnit
+from park.federation.work import WorkQueue
 
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @functools.lru_cache(maxsize=64)
-def _needs(text: str) -> NodeCapabilities:
-    return NodeCapabilities.model_validate_json(text)
-
-
-class FastLeaseQueue(WorkQueue):
-    """A `WorkQueue` whose `lease` picks the same unit as `WorkQueue.lease` (the same query, filters and
-    update) but walks an index in the query's order, reads only the columns the choice needs, one row at
-    a time, and stops at the first fresh fit. The plain lease sorts every queued unit and decodes up to
-    500 whole rows per call, which made a simulation with thousands of queued tasks spend 90% of its time
-    there. Needs are read-only here, so one decoded copy per distinct JSON text is shared."""
-
-    def __init__(self, path: Path | str = ":memory:", *, default_lease_s: float = 30.0) -> None:
-        super().__init__(path, default_lease_s=default_lease_s)
-        with self.lock:
-            self.db.execute(
-                "CREATE INDEX IF NOT EXISTS work_lease ON work (state, only_peers IS NULL, submitted_at, id)"
-            )
-
-    def lease(self, peer: str, offer: NodeCapabilities, *, now: float) -> WorkUnit | None:
-        with self.lock:
-            marks = ",".join("?" * len(offer.apps))
-            cursor = self.db.execute(
-                "SELECT id, needs, tried_by, only_peers, exclude_peers, lease_s FROM work"  # noqa: S608 - only ?s
-                f" WHERE state = 'queued' AND app IN ({marks})"
-                " ORDER BY only_peers IS NULL, submitted_at, id LIMIT 500",
-                tuple(offer.apps),
-            )
-            chosen: tuple[str, list[str], float] | None = None
-            for work_id, needs, tried_by, only_peers, exclude_peers, lease_s in cursor:
-                if not offer.covers(_needs(needs)) or peer in json.loads(exclude_peers):
-                    continue
-                if only_peers is not None and peer not in json.loads(only_peers):
-                    continue
-                tried = json.loads(tried_by)
-                if peer not in tried:
-                    chosen = (work_id, tried, lease_s)
-                    break
-                if chosen is None:
-                    chosen = (work_id, tried, lease_s)  # the first fit, should no fresh one follow
-            cursor.close()
-            if chosen is None:
-                return None
-            work_id, tried, lease_s = chosen
-            self.db.execute(
-                "UPDATE work SET state = 'leased', peer = ?, attempt = attempt + 1, deadline = ?,"
-                " updated_at = ?, tried_by = ? WHERE id = ? AND state = 'queued'",
-                (peer, now + lease_s, now, json.dumps(sorted({*tried, peer})), work_id),
-            )
-        return self.get(work_id)
-
-
 @dataclass
 class SimNode:
     name: str
@@ -183,16 +131,14 @@ def simulate(
     make_payload: Callable[[int], dict[str, Any]],
     answer: Answer,
     seed: int = 0,
-    fast_lease: bool = True,
     steady_from: float = 0.5,
 ) -> Outcome:
     """Run `tasks` tasks through the nodes until every task is decided (or nobody can run the rest).
 
     A bad result counts as caught when it earns no credit: judged invalid, outvoted, or left unused.
-    `fast_lease=False` runs the plain `WorkQueue` (same choices, much slower with thousands queued).
     """
     rng = random.Random(seed)
-    queue = (FastLeaseQueue if fast_lease else WorkQueue)(default_lease_s=1e9)
+    queue = WorkQueue(default_lease_s=1e9)
     revoked: set[str] = set()
     by_peer = {n.peer: n for n in nodes}
 

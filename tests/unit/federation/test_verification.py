@@ -143,21 +143,18 @@ def test_two_nodes_are_enough_for_a_quorum_when_there_are_only_two() -> None:
     )  # content-addressed
 
 
-def _fingerprint(mode: str, *, fast_lease: bool) -> tuple[object, ...]:
+def _fingerprint(mode: str) -> tuple[object, ...]:
     nodes = [SimNode(f"honest-{i}", "honest") for i in range(6)]
     nodes += [SimNode("cheap", "cheap", bad_rate=0.3), SimNode("turncoat", "turncoat", 0.3, honest_for=15)]
     outcome = simulate(
         nodes, tasks=150, policy=VerificationPolicy(mode=mode, trust_after=5),  # type: ignore[arg-type]
         work_type=CHAIN, make_payload=lambda i: {"seed": f"f{i}", "rounds": 1}, answer=sha256_chain, seed=5,
-        fast_lease=fast_lease,
     )  # fmt: skip
     per_node = [(n.units, n.bad, n.bad_caught, n.penalised, n.revoked_after, n.first_bad_at) for n in nodes]
     return outcome.useful, outcome.extra, outcome.accepted_bad, outcome.steady, per_node
 
 
 @pytest.mark.parametrize("mode", ["adaptive", "full"])
-def test_the_simulators_fast_lease_makes_the_same_choices_as_the_work_queue(mode: str) -> None:
-    fast = _fingerprint(mode, fast_lease=True)
-    assert fast == _fingerprint(mode, fast_lease=False)
-    turncoat = fast[-1][-1]  # type: ignore[index]
+def test_a_turncoat_cheats_only_after_its_honest_run(mode: str) -> None:
+    turncoat = _fingerprint(mode)[-1][-1]  # type: ignore[index]
     assert turncoat[1] > 0 and turncoat[5] > 15  # honest for its first 15 units, then bad now and then
