@@ -22,7 +22,6 @@ the default (0.5), the second half of the run, which measures what verification 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import random
@@ -41,7 +40,6 @@ from park.federation.work import WorkQueue
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-@functools.lru_cache(maxsize=64)
 @dataclass
 class SimNode:
     name: str
