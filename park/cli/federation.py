@@ -143,11 +143,11 @@ def ledger(
         book = client.node_ledger(name)
     entries = [SignedEntry.from_dict(e) for e in book["entries"]]
     balance = verify_chain(entries, gateway=book["gateway"], peer=book["peerId"])
-    _print_entries(entries)
+    print_ledger(entries)
     out.print(f"{len(entries)} entries, verified; balance {balance:g} credits")
 
 
-def _print_entries(entries: list[Any]) -> None:
+def print_ledger(entries: list[Any]) -> None:
     grid = Table(box=None, pad_edge=False, header_style="bold")
     for header in ("SEQ", "APP", "WORK", "CLAIMED", "GRANTED", "REASON"):
         grid.add_column(header)

@@ -375,11 +375,11 @@ class GatewayCore:
 
     def credit(self, peer: str, granted: float) -> None:
         """Granted credit shows in the node's status (the ledger is the record)."""
-        node = self.node_for_peer(peer)
-        if node is None or granted <= 0 or self.verifier is None:
+        name = self.node_name(peer)
+        if name is None or granted <= 0 or self.verifier is None:
             return
         balance = self.verifier.ledger.balance(peer)
-        self._mutate(node.metadata.name, lambda s: s.model_copy(update={"credits": balance}))
+        self._mutate(name, lambda s: s.model_copy(update={"credits": balance}))
 
     def revoke(self, peer: str, why: str) -> None:
         """Verification caught this node too often: revoke it (the tick drops it and tells the mesh)."""
@@ -400,6 +400,10 @@ class GatewayCore:
         self._event(node.metadata.name, "RevokedByVerification", why, warning=True)
 
     def node_name(self, peer: str) -> str | None:
+        """The node's name: from its session when it has one (every verdict asks), else the store."""
+        session = self.session(peer)
+        if session is not None:
+            return session.node
         node = self.node_for_peer(peer)
         return node.metadata.name if node else None
 

@@ -330,9 +330,7 @@ class Verifier:
         """Whether this unit already has its verdict in the ledger."""
         if unit.completed_by is None:
             return False
-        return any(
-            e.entry.get("workId") == unit.id for e in self.ledger.entries(unit.completed_by, limit=100_000)
-        )
+        return self.ledger.has_entry(unit.completed_by, unit.id)
 
     def _remember_source(self, task_id: str, peer: str) -> None:
         with self._lock:

@@ -100,8 +100,20 @@ class Ledger:
 
     def balance(self, peer: str) -> float:
         with self._lock:
-            rows = self._db.execute("SELECT entry FROM ledger WHERE peer = ?", (peer,)).fetchall()
-        return round(sum(float(json.loads(r[0])["granted"]) for r in rows), 6)
+            row = self._db.execute(
+                "SELECT COALESCE(SUM(json_extract(entry, '$.granted')), 0) FROM ledger WHERE peer = ?",
+                (peer,),
+            ).fetchone()
+        return round(float(row[0]), 6)
+
+    def has_entry(self, peer: str, work_id: str) -> bool:
+        """Whether this node's chain already holds a verdict on this unit."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM ledger WHERE peer = ? AND json_extract(entry, '$.workId') = ? LIMIT 1",
+                (peer, work_id),
+            ).fetchone()
+        return row is not None
 
 
 def verify_chain(entries: list[SignedEntry], *, gateway: str, peer: str | None = None) -> float:
