@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ import typer
 from rich.console import Console
 
 from park.core.errors import InvalidError
+from park.core.processes import pid_alive
 from park.core.resources import NodeCapabilities
 from park.federation.config import NodeConfig, NodePaths, default_node_dir
 from park.federation.identity import Identity
@@ -106,7 +106,8 @@ def status(
     identity = Identity.load(paths.key)
     config = paths.load_config()
     state = paths.read_json(paths.status) or {}
-    running = _alive(state.get("pid"))
+    pid = state.get("pid")
+    running = isinstance(pid, int) and pid_alive(pid)
     if output == "json":
         typer.echo(json.dumps({"peerId": identity.peer_id, "running": running, **state}, indent=2))
         return
@@ -135,7 +136,7 @@ def status(
 @app.command()
 def credits(directory: DirOption = None) -> None:
     """The credit this node earned, verified offline: every entry signed by the gateway, chained, no gaps."""
-    from park.cli.federation import _print_entries  # noqa: PLC0415
+    from park.cli.federation import print_ledger  # noqa: PLC0415
     from park.federation.node import gateway_peer  # noqa: PLC0415
     from park.federation.verification.ledger import SignedEntry, verify_chain  # noqa: PLC0415
 
@@ -147,7 +148,7 @@ def credits(directory: DirOption = None) -> None:
     gateway = gateway_peer(str(joined["gateway"][0]))
     entries = [SignedEntry.from_dict(e) for e in paths.ledger_entries()]
     balance = verify_chain(entries, gateway=gateway, peer=identity.peer_id)
-    _print_entries(entries)
+    print_ledger(entries)
     out.print(f"{len(entries)} entries verified against gateway {gateway}: {balance:g} credits")
 
 
@@ -175,18 +176,6 @@ def drain(directory: DirOption = None) -> None:
     paths.load_config()
     paths.drain.touch()
     out.print("draining: the daemon stops after its current work")
-
-
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _ago(moment: str) -> str:

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from park.core.processes import pid_alive
 from park.substrates.interface import HeadConfig
 
 logger = logging.getLogger(__name__)
@@ -164,23 +165,6 @@ def spawn_head(*, argv: Sequence[str], env: Mapping[str, str], log_path: Path) -
             ],
             setsid=True,
         )
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether `pid` runs; reaps it first when it is our own exited child (a zombie)."""
-    try:
-        reaped, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass  # not our child: a head started by an earlier `park up`
-    else:
-        return reaped != pid
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def is_ray_head(pid: int) -> bool:

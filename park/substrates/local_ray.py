@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from park.core.errors import InvalidError, SubstrateError
+from park.core.processes import pid_alive
 from park.substrates import _ray_dashboard as dashboard
 from park.substrates import _ray_head as head
 from park.substrates import _ray_serve as serve
@@ -78,7 +79,7 @@ class LocalRaySubstrate:
         if record is None:
             return None
         handle = self._handle(key, record)
-        if head.pid_alive(handle.pid) and dashboard.probe(
+        if pid_alive(handle.pid) and dashboard.probe(
             handle.dashboard_url, handle.token, timeout_s=_PROBE_TIMEOUT_S
         ):
             return handle
@@ -175,7 +176,7 @@ class LocalRaySubstrate:
         address_file = temp_dir / "ray_current_cluster"
         deadline = time.monotonic() + self._start_timeout_s
         while time.monotonic() < deadline:
-            if not head.pid_alive(pid):
+            if not pid_alive(pid):
                 raise SubstrateError(
                     f"Ray head of cluster {key} exited while starting: "
                     f"{head.log_tail(log_path)} (see {log_path})"
