@@ -267,7 +267,8 @@ def test_time_windows_pause_and_caps_are_respected(tmp_path: Path) -> None:
                 nursery.cancel_scope.cancel()
 
         trio.run(main)
-        assert gateway.get("small").status.message == "left: drained"
+        message = lambda: gateway.get("small").status.message  # noqa: E731
+        wait_until(lambda: message() == "left: drained", timeout=10, what="the gateway to record the drain")
 
 
 def test_a_malicious_frame_drops_only_its_sender(tmp_path: Path) -> None:
