@@ -96,6 +96,7 @@ class GatewayCore:
         self.policy = policy or GatewayPolicy()
         self.verifier = verifier
         self._sessions: dict[str, Session] = {}
+        self.revoked: frozenset[str] = frozenset()  # as of the last tick
         self._lock = threading.RLock()
 
     @property
@@ -107,19 +108,14 @@ class GatewayCore:
 
     # ------------------------------------------------------------ the node registry
 
+    def _nodes(self) -> list[FederatedNode]:
+        return [obj for obj in self.store.list("FederatedNode").items if isinstance(obj, FederatedNode)]
+
     def node_for_peer(self, peer: str) -> FederatedNode | None:
-        for obj in self.store.list("FederatedNode").items:
-            assert isinstance(obj, FederatedNode)
-            if obj.spec.peer_id == peer:
-                return obj
-        return None
+        return next((obj for obj in self._nodes() if obj.spec.peer_id == peer), None)
 
     def revoked_peers(self) -> set[str]:
-        return {
-            obj.spec.peer_id
-            for obj in self.store.list("FederatedNode").items
-            if isinstance(obj, FederatedNode) and obj.spec.revoked
-        }
+        return {obj.spec.peer_id for obj in self._nodes() if obj.spec.revoked}
 
     def sessions(self) -> list[Session]:
         with self._lock:
@@ -318,7 +314,8 @@ class GatewayCore:
         return released
 
     def tick(self) -> set[str]:
-        """Expire late leases and flush last-seen times; returns the peers to disconnect now."""
+        """Expire late leases, flush last-seen times, show Invited/Revoked phases, note the revoked
+        peers (`self.revoked`); returns the peers to disconnect now. Lists the nodes once."""
         now = self.clock.now()
         for unit in self.queue.expire(now=now.timestamp()):
             if self.verifier is not None:
@@ -334,7 +331,9 @@ class GatewayCore:
             if name is not None:
                 self._count(name, "expired", current=sorted(session.leases) if session else [])
                 self._event(name, "LeaseExpired", f"{unit.id} expired; requeued", warning=True)
-        revoked = self.revoked_peers()
+        nodes = self._nodes()
+        revoked = self.revoked = frozenset(n.spec.peer_id for n in nodes if n.spec.revoked)
+        self._mark_phases(nodes)
         drop = {s.peer for s in self.sessions() if s.peer in revoked}
         stale = timedelta(seconds=self.policy.offline_after_s)
         drop |= {s.peer for s in self.sessions() if now - s.last_seen > stale}
@@ -347,20 +346,15 @@ class GatewayCore:
                 self._mutate(session.node, _seen_at(session.last_seen))
         return drop
 
-    def mark_revoked(self) -> None:
-        """Revoked nodes without a session show phase Revoked."""
-        for obj in self.store.list("FederatedNode").items:
-            if (
-                isinstance(obj, FederatedNode)
-                and obj.spec.revoked
-                and obj.status.phase != "Revoked"
-                and self.session(obj.spec.peer_id) is None
-            ):
-                self._mutate(
-                    obj.metadata.name,
-                    lambda s: s.model_copy(update={"phase": "Revoked", "message": "revoked"}),
-                )
-                self._event(obj.metadata.name, "Revoked", "revoked; dropped from the mesh", warning=True)
+    def _mark_phases(self, nodes: list[FederatedNode]) -> None:
+        """Revoked nodes without a session show Revoked; invited ones that never joined, Invited."""
+        for obj in nodes:
+            name = obj.metadata.name
+            if obj.spec.revoked and obj.status.phase != "Revoked" and self.session(obj.spec.peer_id) is None:
+                self._mutate(name, lambda s: s.model_copy(update={"phase": "Revoked", "message": "revoked"}))
+                self._event(name, "Revoked", "revoked; dropped from the mesh", warning=True)
+            elif obj.status.phase is None and not obj.spec.revoked:
+                self._mutate(name, lambda s: s.model_copy(update={"phase": "Invited"}))
 
     def ledger(self, peer: str, message: LedgerRequest) -> LedgerEntries:
         """The node's own signed credit entries after `since`, and its balance."""
@@ -409,9 +403,3 @@ class GatewayCore:
 
     def online(self) -> set[str]:
         return {session.peer for session in self.sessions()}
-
-    def mark_invited(self) -> None:
-        """Nodes invited but never joined show phase Invited."""
-        for obj in self.store.list("FederatedNode").items:
-            if isinstance(obj, FederatedNode) and obj.status.phase is None and not obj.spec.revoked:
-                self._mutate(obj.metadata.name, lambda s: s.model_copy(update={"phase": "Invited"}))

@@ -69,7 +69,7 @@ class GatewayService:
             while True:
                 await self._tick()
                 if trio.current_time() - last_published >= self.revocations_every_s:
-                    await self._publish_revocations(force=True)
+                    await self._publish_revocations(self.core.revoked, force=True)
                     last_published = trio.current_time()
                 await trio.sleep(self.tick_s)
 
@@ -77,15 +77,13 @@ class GatewayService:
 
     async def _tick(self) -> None:
         drop = await trio.to_thread.run_sync(self.core.tick)
-        revoked = await self._publish_revocations(force=False)
+        revoked = self.core.revoked
+        await self._publish_revocations(revoked, force=False)
         for peer in drop:
             why = "revoked" if peer in revoked else "missed its heartbeats"
             await self._drop(peer, why)
-        await trio.to_thread.run_sync(self.core.mark_revoked)
-        await trio.to_thread.run_sync(self.core.mark_invited)
 
-    async def _publish_revocations(self, *, force: bool) -> frozenset[str]:
-        revoked = frozenset(await trio.to_thread.run_sync(self.core.revoked_peers))
+    async def _publish_revocations(self, revoked: frozenset[str], *, force: bool) -> None:
         if revoked != self._published or (force and revoked):
             for peer in revoked - self.mesh.denied:
                 await self.mesh.deny(peer, connections=False)
@@ -97,7 +95,6 @@ class GatewayService:
                     chunk = peers[start : start + REVOCATIONS_PER_MESSAGE]
                     await self.mesh.publish(REVOCATION_TOPIC, Revocation(peers=chunk).to_dict())
             self._published = revoked
-        return revoked
 
     async def _drop(self, peer: str, why: str) -> None:
         channel = self._channels.pop(peer, None)
