@@ -71,9 +71,9 @@ def test_a_volunteer_joins_through_the_cli_and_work_survives_a_restart(
         assert isinstance(output, dict)
         assert output["uid"] != 0 and output["reachable"] is False  # unprivileged, no network
 
-        # A long unit, then the control plane is killed mid-lease and started again.
+        # A long unit (~10 s, so the poll sees it leased), then the control plane is killed mid-lease.
         unit = platform.cli(
-            "federation", "submit", "sha256-chain", "--payload", '{"seed": "r", "rounds": 3000000}'
+            "federation", "submit", "sha256-chain", "--payload", '{"seed": "r", "rounds": 20000000}'
         )
         unit_id = unit.stdout.strip()
         wait_for(lambda: _state(platform, unit_id) == "leased", timeout=60, what="the lease")
@@ -81,7 +81,7 @@ def test_a_volunteer_joins_through_the_cli_and_work_survives_a_restart(
         platform.start()
         done = wait_for(lambda: _finished(platform, unit_id), timeout=180, what="the unit after the restart")
         assert isinstance(done, dict) and done["state"] == "done", done
-        assert done["completedBy"] == peer_id and done["output"]["rounds"] == 3_000_000  # type: ignore[index]
+        assert done["completedBy"] == peer_id and done["output"]["rounds"] == 20_000_000  # type: ignore[index]
         status = _json(platform.cli("node", "status", "--dir", str(node_dir), "-o", "json"))
         assert status["node"] == "volunteer" and status["running"] is True
     finally:
