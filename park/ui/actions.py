@@ -1,4 +1,4 @@
-"""What the console's actions do to the platform: suspend, resume, delete and scale, through the client.
+"""What the console's actions do to the platform: suspend, resume, delete, scale and revoke, via the client.
 
 `scaled` is pure (spec in, spec out) so its rules are tested without a server; the rest are thin calls
 that retry on write conflicts, because controllers write the same objects all the time.
@@ -83,6 +83,11 @@ def scale(
 
 def suspend(client: ParkClient, obj: AnyResource, *, suspend: bool) -> None:
     client.set_suspend(obj.metadata.namespace or "default", obj.metadata.name, suspend=suspend)
+
+
+def revoke(client: ParkClient, node: AnyResource) -> None:
+    """Through the gateway's own route, which also records who revoked it (an event on the node)."""
+    client.revoke_node(node.metadata.name)
 
 
 def delete(client: ParkClient, obj: AnyResource) -> None:

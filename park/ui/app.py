@@ -18,7 +18,7 @@ from textual.widgets import Footer, Input, Static
 from park.client import ParkClient
 from park.core.clock import Clock, SystemClock
 from park.core.errors import ParkError
-from park.core.resources import AnyResource, ParkService, ResourceKey
+from park.core.resources import AnyResource, FederatedNode, ParkService, ResourceKey
 from park.ui import actions
 from park.ui.keys import MAIN
 from park.ui.mirror import Available, Changed, Connection, Mirror, Reset, Row, Update
@@ -27,7 +27,7 @@ from park.ui.views import EVENT_HEADERS, VIEWS, event_rows, resolve
 from park.ui.widgets import HealthHeader, Prompt, ResourceTable, matches
 
 EVENTS = "events"
-KIND_ACTIONS = frozenset({"describe", "logs", "suspend", "resume", "scale", "delete"})
+KIND_ACTIONS = frozenset({"describe", "logs", "suspend", "resume", "scale", "revoke", "delete"})
 
 
 class MirrorUpdate(Message):
@@ -248,6 +248,9 @@ class ConsoleApp(App[None]):
             job = self.selected()
             suspended = bool(job is not None and getattr(job.spec, "suspend", False))
             return suspended == (action == "resume")
+        if action == "revoke":
+            node = self.selected()
+            return isinstance(node, FederatedNode) and not node.spec.revoked
         return True
 
     # ------------------------------------------------------------------ keys
@@ -278,9 +281,8 @@ class ConsoleApp(App[None]):
         elif (kind := resolve(word, frozenset(self.available))) is not None:
             self.switch(kind)
         elif word:
-            self.notify(
-                f"no view {word!r} here; try jobs, clusters, services, queues or events", severity="warning"
-            )
+            views = ", ".join(VIEWS[kind].name for kind in self.available)
+            self.notify(f"no view {word!r} here; try {views} or events", severity="warning")
 
     @on(Prompt.Cancelled)
     def _prompt_cancelled(self) -> None:
@@ -335,6 +337,22 @@ class ConsoleApp(App[None]):
                 )
 
         self._open(ConfirmScreen(question, verb=verb), answered)
+
+    def action_revoke(self) -> None:
+        node = self.selected()
+        if not isinstance(node, FederatedNode) or node.spec.revoked:
+            return
+        name = node.metadata.name
+        question = (
+            f"Revoke node {name}? The gateway drops it, tells the mesh, and its token no longer admits it;"
+            " its leased work goes to other nodes."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._act(f"revoked node {name}", lambda c: actions.revoke(c, node))
+
+        self._open(ConfirmScreen(question, verb="Revoke"), answered)
 
     def action_delete(self) -> None:
         obj = self.selected()

@@ -1,7 +1,7 @@
 """The console's keys, in one place, so the footer, the help screen and the docs agree.
 
 They follow k9s where k9s has an answer (`:` kind, `/` filter, `d` describe, `l` logs, `?` help,
-`ctrl+d` delete, `q`/`esc` back); suspend, resume and scale are Park's own.
+`ctrl+d` delete, `q`/`esc` back); suspend, resume, scale and revoke are Park's own.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ MAIN: list[BindingType] = [
     Binding("s", "suspend", "Suspend"),
     Binding("r", "resume", "Resume"),
     Binding("S", "scale", "Scale", key_display="S"),
+    Binding("x", "revoke", "Revoke"),
     Binding("ctrl+d", "delete", "Delete", key_display="^d"),
     Binding("question_mark", "help", "Help", key_display="?"),
     Binding("escape", "clear_filter", "Clear filter", show=False),
@@ -26,7 +27,7 @@ BACK: list[BindingType] = [Binding("q,escape", "back", "Back")]
 
 HELP = (
     ("Views", ""),
-    (":<kind>", "jobs, clusters, services, queues or events"),
+    (":<kind>", "jobs, clusters, services, queues, nodes or events"),
     ("/<text>", "show rows containing text; esc clears"),
     ("arrows, pgup/dn", "move (the mouse works too: click, scroll)"),
     ("enter, d", "describe: status, conditions, events, spec"),
@@ -35,6 +36,7 @@ HELP = (
     ("Actions (each asks first)", ""),
     ("s, r", "suspend, resume a job (the footer shows which)"),
     ("S", "scale a service deployment (num_replicas)"),
+    ("x", "revoke a federation node (it leaves the mesh)"),
     ("ctrl+d", "delete the selected object"),
     ("Other", ""),
     ("ctrl+p", "command palette: light/dark theme, quit"),

@@ -4,10 +4,11 @@ from park.ui.views._spec import Cells, ViewSpec
 from park.ui.views.clusters import CLUSTERS
 from park.ui.views.events import EVENT_ALIASES, EVENT_HEADERS, event_rows
 from park.ui.views.jobs import JOBS
+from park.ui.views.nodes import NODES
 from park.ui.views.queues import QUEUES
 from park.ui.views.services import SERVICES
 
-VIEWS: dict[str, ViewSpec] = {view.kind: view for view in (JOBS, CLUSTERS, SERVICES, QUEUES)}
+VIEWS: dict[str, ViewSpec] = {view.kind: view for view in (JOBS, CLUSTERS, SERVICES, QUEUES, NODES)}
 
 
 def resolve(word: str, available: frozenset[str]) -> str | None:

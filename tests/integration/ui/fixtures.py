@@ -1,4 +1,5 @@
-"""A small, fixed platform for screenshots and console tests: a cluster, queues, jobs, a service, events."""
+"""A small, fixed platform for screenshots and console tests: a cluster, queues, jobs, a service, federation
+nodes, events."""
 
 from __future__ import annotations
 
@@ -97,6 +98,36 @@ def populate(api: ServedApi) -> None:
             },
         }
     )
+    for name, phase, peer, status in (
+        (
+            "gpu-box",
+            "Online",
+            "12D3KooWLRPJAA5o6wG8ZvL3wk3oFzf3VAH6T1ZWbExSxyVhHM9s",
+            {
+                "reputation": 0.95,
+                "credits": 128.0,
+                "currentWork": ["w-17"],
+                "work": {"completed": 61, "leased": 62},
+                "offered": {"cpus": 8, "gpus": 1},
+                "address": "/ip4/10.0.0.7/tcp/40111",
+            },
+        ),
+        (
+            "laptop",
+            "Offline",
+            "12D3KooWGzBYTvfVbFBpBFv3hXmy5A5KjJrCVEbzUCLG5vfvPMrR",
+            {"reputation": 0.4, "credits": 3.5, "work": {"completed": 4, "expired": 2, "leased": 6}},
+        ),
+    ):
+        api.put(
+            {
+                "apiVersion": V,
+                "kind": "FederatedNode",
+                "metadata": {"name": name},
+                "spec": {"peerId": peer, "capabilities": {"cpus": 8, "gpus": 1}},
+                "status": {"phase": phase, "lastSeen": api.clock.now().isoformat(), **status},
+            }
+        )
     hello = api.store.get("ParkJob", "default", "hello")
     api.store.record_event(hello, type="Normal", reason="Submitted", message="attempt 1 submitted to Ray")
     api.store.record_event(hello, type="Normal", reason="Succeeded", message="the entrypoint exited 0")

@@ -1,6 +1,7 @@
 """A real HTTP Park API in this process: the FastAPI app over a SQLiteStore, served by uvicorn on 127.0.0.1.
 
-No controllers and no Ray: the test writes objects (status included) straight into the store, so what the
+No controllers, no Ray and no running mesh (the federation's gateway is built, not started, so its REST
+routes work): the test writes objects (status included) straight into the store, so what the
 console shows is deterministic, while everything between the console and the store is the real thing
 (HTTP, the SSE watch stream, auth). It can be stopped and started again on the same port, which is how
 the tests take the API away from a console and give it back.
@@ -25,6 +26,7 @@ from park.control.store.sqlite import SQLiteStore
 from park.core.clock import FakeClock
 from park.core.loading import parse_resource
 from park.core.resources import AnyResource
+from park.federation.runtime import Federation, FederationSettings
 from tests.fakes import NoClusters
 
 TOKEN = "console-test-token"
@@ -44,7 +46,14 @@ class ServedApi:
         self.clock = FakeClock(START)
         self.store = SQLiteStore(state / "park.db", clock=self.clock)
         logs = JobLogs(store=self.store, substrate=NoClusters(), archive=LogArchive(state / "logs"))
-        self.app = create_app(ApiContext(store=self.store, logs=logs, token=TOKEN, ready=lambda: True))
+        self.federation = Federation(
+            self.store, FederationSettings(directory=state / "federation", port=0), clock=self.clock
+        )
+        self.app = create_app(
+            ApiContext(
+                store=self.store, logs=logs, token=TOKEN, ready=lambda: True, federation=self.federation
+            )
+        )
         self.port = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -97,4 +106,5 @@ def served(state: Path) -> Iterator[ServedApi]:
         yield api
     finally:
         api.stop()
+        api.federation.queue.close()
         api.store.close()

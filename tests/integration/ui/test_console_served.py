@@ -41,6 +41,7 @@ def test_snapshots_of_the_main_views(api: ServedApi) -> None:
                 ("queues", "queues", "6/4+2", "d Desc"),
                 ("pc", "clusters", "Ready", "d Desc"),
                 ("svc", "services", "2/2", "S Scale"),
+                ("nodes", "nodes", "gpu-box", "x Revoke"),
                 ("ev", "events", "checkpointed", "? Help"),
             ):
                 await pilot.press("colon", *word, "enter")
@@ -70,10 +71,12 @@ def test_filter_switch_and_confirmed_actions(api: ServedApi) -> None:
             assert "train-lm" in screen and "hello" not in screen
             await pilot.press("escape")
             await shows(pilot, "jobs (4)", "hello")
-            await pilot.press("colon", *"nodes", "enter")  # no federation kind: no view, a hint instead
+            await pilot.press("colon", *"gpus", "enter")  # no such kind: no view, a hint instead
             await until(
                 pilot,
-                lambda: any("no view 'nodes'" in n.message for n in app._notifications),
+                lambda: any(
+                    "no view 'gpus'" in n.message and "nodes" in n.message for n in app._notifications
+                ),
                 what="a hint that names the kinds there are",
             )
             assert app.kind == "ParkJob"
@@ -103,6 +106,17 @@ def test_filter_switch_and_confirmed_actions(api: ServedApi) -> None:
                 ),
                 what="the service to be scaled",
             )
+            await pilot.press("colon", *"nodes", "enter")
+            await shows(pilot, "nodes (2)", "gpu-box", "x Revoke")
+            await pilot.press("x")
+            await shows(pilot, "Revoke node gpu-box?")
+            await pilot.press("y")
+            await shows(pilot, "Online (revoking)")  # the gateway has not dropped it yet
+            node = api.store.get("FederatedNode", None, "gpu-box")
+            assert node.spec.revoked is True  # type: ignore[union-attr]
+            events = api.store.list_events(kind="FederatedNode", name="gpu-box")
+            assert [event.reason for event in events] == ["Revoking"]
+            await until(pilot, lambda: "x Revoke" not in screen_text(app), what="no revoke once revoked")
 
     asyncio.run(scenario())
 

@@ -77,7 +77,8 @@ def test_kind_words_resolve_only_to_kinds_the_server_has() -> None:
     assert resolve("Queues", everything) == "ParkQueue"
     assert resolve("ev", everything) == "events"
     assert resolve("svc", frozenset({"ParkJob"})) is None
-    assert resolve("nodes", everything) is None  # no federation kind exists: no view is invented
+    assert resolve("nodes", everything) == "FederatedNode"
+    assert resolve("nodes", frozenset({"ParkJob"})) is None  # a server without the kind: no view invented
 
 
 def test_event_rows_come_newest_first_with_stable_keys() -> None:
@@ -91,3 +92,49 @@ def test_event_rows_come_newest_first_with_stable_keys() -> None:
     assert [cells[3] for _, cells in rows] == ["ParkQueue/q", "ParkJob/default/a"]
     assert rows[0][1] == ("5s", "Warning", "Full", "ParkQueue/q", "2", "y z")
     assert rows == event_rows(events, NOW + timedelta(seconds=5))
+
+
+def _node(*, revoked: bool = False, **status: object) -> object:
+    return parse_resource(
+        {
+            "apiVersion": "park.dev/v1alpha1",
+            "kind": "FederatedNode",
+            "metadata": {"name": "gpu-box", "creationTimestamp": (NOW - timedelta(hours=3)).isoformat()},
+            "spec": {
+                "peerId": "12D3KooWLRPJAA5o6wG8ZvL3wk3oFzf3VAH6T1ZWbExSxyVhHM9s",
+                "capabilities": {"cpus": 4, "gpus": 1},
+                "revoked": revoked,
+            },
+            "status": status,
+        }
+    )
+
+
+def test_a_node_row_shows_phase_trust_credit_and_what_it_runs() -> None:
+    node = _node(
+        phase="Online",
+        reputation=0.75,
+        credits=12.5,
+        currentWork=["w-1", "w-2"],
+        work={"completed": 40, "leased": 42},
+        lastSeen=(NOW - timedelta(seconds=4)).isoformat(),
+        offered={"cpus": 2, "gpus": 0},
+        address="/ip4/10.0.0.7/tcp/40111",
+    )
+    row = dict(zip(VIEWS["FederatedNode"].headers, VIEWS["FederatedNode"].row(node, NOW), strict=True))  # type: ignore[arg-type]
+    assert row["NAME"] == "gpu-box" and row["STATUS"] == "Online"
+    assert row["REPUTATION"] == "███▊· 0.75"
+    assert row["CREDITS"] == "12.5"
+    assert (row["CPUS"], row["GPUS"]) == ("2", "0")  # what it offers now, not the invite's ceiling
+    assert row["RUN/DONE"] == "2/40"
+    assert (row["SEEN"], row["AGE"]) == ("4s", "3h")
+    assert row["ADDRESS"] == "/ip4/10.0.0.7/tcp/40111"
+
+
+def test_a_node_being_revoked_says_so_until_the_gateway_drops_it() -> None:
+    invited = VIEWS["FederatedNode"].row(_node(), NOW)  # type: ignore[arg-type]
+    assert invited[1:5] == ("Invited", "····· 0.00", "0", "4")
+    revoking = VIEWS["FederatedNode"].row(_node(revoked=True, phase="Online"), NOW)  # type: ignore[arg-type]
+    assert revoking[1] == "Online (revoking)"
+    revoked = VIEWS["FederatedNode"].row(_node(revoked=True, phase="Revoked"), NOW)  # type: ignore[arg-type]
+    assert revoked[1] == "Revoked"
