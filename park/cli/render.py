@@ -65,7 +65,7 @@ def _amounts(values: dict[str, float]) -> str:
 
 def _queue_row(queue: ParkQueue) -> list[str]:
     quota = queue.spec.nominal_quota
-    nominal = {"cpu": quota.cpu_cores(), "gpu": float(quota.gpu)}
+    nominal = {"cpu": quota.cpu_cores(), "gpu": float(quota.gpus())}
     usage = queue.status.usage
     return [
         queue.spec.cohort or "-",

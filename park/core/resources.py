@@ -28,12 +28,15 @@ class ComputeResources(ParkModel):
 
     cpu: Quantity | None = None
     memory: Quantity | None = None
-    gpu: int = Field(0, ge=0)
+    gpu: int | None = Field(None, ge=0)  # None: not named (a quota leaves gpus unbounded); 0 is none
     accelerator: str | None = None
     custom: dict[str, float] = Field(default_factory=dict)
 
     def cpu_cores(self) -> float:
         return parse_quantity(self.cpu) if self.cpu is not None else 0.0
+
+    def gpus(self) -> int:
+        return self.gpu or 0
 
     def memory_bytes(self) -> int:
         return int(parse_quantity(self.memory)) if self.memory is not None else 0
@@ -97,7 +100,7 @@ class ParkClusterSpec(ParkModel):
         return ComputeResources(
             cpu=format(sum(n * r.cpu_cores() for n, r in parts), "g"),
             memory=str(sum(n * r.memory_bytes() for n, r in parts)),
-            gpu=sum(n * r.gpu for n, r in parts),
+            gpu=sum(n * r.gpus() for n, r in parts),
             custom=custom,
         )
 

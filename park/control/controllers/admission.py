@@ -43,7 +43,7 @@ def resources_of(spec: ComputeResources | None) -> Resources:
     amounts: dict[str, float | int | str] = {
         "cpu": spec.cpu_cores(),
         "memory": spec.memory_bytes(),
-        "gpu": spec.gpu,
+        "gpu": spec.gpus(),
     }
     if spec.accelerator and spec.gpu:
         amounts[f"gpu/{spec.accelerator}"] = spec.gpu
@@ -52,17 +52,13 @@ def resources_of(spec: ComputeResources | None) -> Resources:
 
 
 def limits_of(spec: ComputeResources) -> Resources:
-    """A quota or limit: cpu and memory count when named, zero included (`cpu: 0` is none, not unbounded).
-
-    `gpu` is an integer that defaults to 0 and is always stored, so a zero cannot be told from an absent
-    one: a quota bounds gpus only when it grants some (see docs/scheduling.md).
-    """
+    """A quota or limit: what it names counts, zero included (`cpu: 0` or `gpu: 0` is none, not unbounded)."""
     amounts: dict[str, float | int | str] = {}
     if spec.cpu is not None:
         amounts["cpu"] = spec.cpu_cores()
     if spec.memory is not None:
         amounts["memory"] = spec.memory_bytes()
-    if spec.gpu:
+    if spec.gpu is not None:
         amounts["gpu"] = spec.gpu
         if spec.accelerator:
             amounts[f"gpu/{spec.accelerator}"] = spec.gpu

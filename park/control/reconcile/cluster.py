@@ -39,7 +39,7 @@ def head_config(cluster: ParkCluster) -> HeadConfig:
     total = cluster.spec.total_resources()
     return HeadConfig(
         num_cpus=total.cpu_cores() or 1.0,
-        num_gpus=total.gpu,
+        num_gpus=total.gpus(),
         memory_bytes=total.memory_bytes() or None,
         custom_resources=dict(total.custom),
     )

@@ -22,7 +22,7 @@ def _cells(obj: AnyResource, now: datetime) -> Cells:
     return (
         obj.spec.cohort or "-",
         _usage(quota.cpu_cores(), usage.used.get("cpu", 0.0), usage.borrowed.get("cpu", 0.0)),
-        _usage(float(quota.gpu), usage.used.get("gpu", 0.0), usage.borrowed.get("gpu", 0.0)),
+        _usage(float(quota.gpus()), usage.used.get("gpu", 0.0), usage.borrowed.get("gpu", 0.0)),
         str(obj.status.admitted_jobs),
         count_bar(obj.status.pending_jobs),
         age(obj.metadata.creation_timestamp, now),

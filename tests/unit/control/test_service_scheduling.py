@@ -155,3 +155,24 @@ def test_a_quota_of_zero_admits_nothing_of_that_resource(store: SQLiteStore, clo
     loop(store, clock).cycle_once()
     admission = job(store).status.admission
     assert admission is not None and not admission.admitted, "cpu: 0 is a limit, not an unbounded resource"
+
+
+@pytest.mark.parametrize(("gpu", "admitted"), [(0, False), (None, True), (1, True)])
+def test_a_gpu_quota_bounds_gpus_only_when_named(
+    store: SQLiteStore, clock: FakeClock, gpu: int | None, admitted: bool
+) -> None:
+    """`gpu: 0` grants no gpus; a quota that leaves gpu out does not bound them."""
+    quota = ComputeResources.model_validate({"cpu": "8", **({} if gpu is None else {"gpu": gpu})})
+    store.create(ParkQueue(metadata=ObjectMeta(name="default"), spec=ParkQueueSpec(nominal_quota=quota)))
+    needs_a_gpu = GangResources(per_replica=ComputeResources(cpu="1", gpu=1))
+    store.create(
+        ParkJob(
+            metadata=ObjectMeta(name="train", namespace="default"),
+            spec=ParkJobSpec(entrypoint="python t.py", resources=needs_a_gpu),
+        )
+    )
+    loop(store, clock).cycle_once()
+    admission = job(store).status.admission
+    assert admission is not None and admission.admitted is admitted
+    stored = store.get("ParkQueue", None, "default")
+    assert stored.spec.nominal_quota.gpu == gpu  # type: ignore[union-attr]  # a zero survives the store
