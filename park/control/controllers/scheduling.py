@@ -1,6 +1,8 @@
 """The scheduler loop: one engine cycle whenever jobs, queues or priority classes change (and every second).
 
 It only writes admissions and queue status; starting and preempting are the job controller's business.
+While running it reads from an informer cache (`InformerCache`) fed by the watch stream and by its own
+writes, so a cycle costs the engine's work and the writes it decides, not a list of every object.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import contextlib
 import logging
 
 from park.control.controllers.admission import snapshot_of, workload_id
+from park.control.controllers.informer import InformerCache, version
 from park.control.controllers.service_grants import ServiceGrants
 from park.control.metrics import ADMISSION_WAIT_SECONDS, PENDING_WORKLOADS, PREEMPTIONS, QUEUE_USAGE
 from park.control.scheduler import (
@@ -23,50 +26,96 @@ from park.control.scheduler import (
     Wait,
     WorkloadId,
 )
+from park.control.scheduler.reasons import without_place
 from park.control.store import Store
 from park.control.store.interface import EventType
 from park.core.clock import Clock
-from park.core.errors import ConflictError, NotFoundError
-from park.core.resources import Admission, ParkJob, ParkPriorityClass, ParkQueue, ParkService
+from park.core.errors import ConflictError, GoneError, NotFoundError, ParkError
+from park.core.resources import (
+    TERMINAL_JOB_PHASES,
+    Admission,
+    AnyResource,
+    ParkJob,
+    ParkPriorityClass,
+    ParkQueue,
+    ParkService,
+)
 
 logger = logging.getLogger(__name__)
 WATCHED = frozenset({"ParkJob", "ParkQueue", "ParkPriorityClass", "ParkService"})
 
 
 class SchedulerLoop:
-    def __init__(self, *, store: Store, clock: Clock, config: PolicyConfig, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        config: PolicyConfig,
+        interval: float = 1.0,
+        debounce: float = 0.1,
+        cache: InformerCache | None = None,
+    ) -> None:
+        """`cache`: read the watched kinds from it instead of listing them each cycle (`run` makes one,
+        syncs it and keeps it current; a caller of `cycle_once` keeps its own current). `debounce`: after
+        a change, wait this long for more before cycling, so a burst of changes costs one cycle."""
         self._store = store
         self._clock = clock
         self._config = config
         self._interval = interval
+        self._debounce = debounce
         self._wake = asyncio.Event()
+        self._cache = cache
 
     async def run(self) -> None:
-        watcher = asyncio.create_task(self._watch())
-        try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._interval)
-                self._wake.clear()
-                await asyncio.to_thread(self.cycle_once)
-        finally:
-            watcher.cancel()
+        """Cycle on every change and every `interval` until cancelled; a failed watch fails the loop."""
+        cache = self._cache = self._cache or InformerCache(self._store, WATCHED)
+        since = await asyncio.to_thread(cache.sync)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._watch(cache, since))
+            group.create_task(self._cycles())
 
-    async def _watch(self) -> None:
-        async for _ in self._store.watch(since=self._store.current_resource_version(), kinds=WATCHED):
+    async def _cycles(self) -> None:
+        while True:
+            await asyncio.to_thread(self.cycle_once)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+                await asyncio.sleep(self._debounce)
+            self._wake.clear()
+
+    async def _watch(self, cache: InformerCache, since: int) -> None:
+        while True:
+            try:
+                async for event in self._store.watch(since=since, kinds=WATCHED):
+                    since = event.resource_version
+                    cache.apply(event)
+                    self._wake.set()
+            except GoneError:
+                logger.warning("the scheduler's watch fell behind the store's history; listing again")
+            except (ParkError, OSError) as exc:
+                logger.warning("the scheduler's watch broke (%s); listing again in 1s", exc)
+                await asyncio.sleep(1.0)
+            since = await asyncio.to_thread(cache.sync)  # a list, as an informer does after any break
             self._wake.set()
+
+    def _list(self, kind: str) -> list[AnyResource]:
+        return self._cache.list(kind) if self._cache is not None else self._store.list(kind).items
+
+    def _remember(self, obj: AnyResource) -> None:
+        if self._cache is not None:
+            self._cache.remember(obj)
 
     def cycle_once(self) -> list[Decision]:
         now = self._clock.now()
-        jobs = [j for j in self._store.list("ParkJob").items if isinstance(j, ParkJob)]
-        queues = [q for q in self._store.list("ParkQueue").items if isinstance(q, ParkQueue)]
-        classes = [c for c in self._store.list("ParkPriorityClass").items if isinstance(c, ParkPriorityClass)]
-        services = [s for s in self._store.list("ParkService").items if isinstance(s, ParkService)]
+        jobs = [j for j in self._list("ParkJob") if isinstance(j, ParkJob)]
+        queues = [q for q in self._list("ParkQueue") if isinstance(q, ParkQueue)]
+        classes = [c for c in self._list("ParkPriorityClass") if isinstance(c, ParkPriorityClass)]
+        services = [s for s in self._list("ParkService") if isinstance(s, ParkService)]
         snapshot = snapshot_of(queues, jobs, classes, now.timestamp(), services)
         engine = Scheduler.from_snapshot(snapshot, self._config)
         decisions = engine.cycle(now.timestamp(), explain_all=True)
         by_id = {workload_id(job): job for job in jobs}
-        grants = ServiceGrants(self._store, services)
+        grants = ServiceGrants(self._store, services, written=self._remember)
         for decision in decisions:
             if grants.take(decision):
                 continue
@@ -105,7 +154,7 @@ class SchedulerLoop:
                 admission = Admission(
                     admitted=False, queue=queue, position=position, message=reason, nominated=nominated
                 )
-                if current != admission:
+                if needs_write(current, admission):
                     self._write(job, admission, None, "", "")
 
     def _nominate(self, job: ParkJob | None) -> None:
@@ -120,15 +169,46 @@ class SchedulerLoop:
     def _write(
         self, job: ParkJob, admission: Admission, event_type: EventType | None, reason: str, message: str
     ) -> None:
-        try:
-            updated = self._store.update_status(
-                job.model_copy(update={"status": job.status.model_copy(update={"admission": admission})})
-            )
-        except (ConflictError, NotFoundError):
-            return  # the job changed meanwhile: the next cycle sees the new version
-        if event_type is not None:
+        updated = self._write_admission(job, admission)
+        if updated is not None and event_type is not None:
             self._store.record_event(updated, type=event_type, reason=reason, message=message)
             logger.info("%s: %s: %s", updated.key, reason, message)
+
+    def _write_admission(self, job: ParkJob, admission: Admission) -> ParkJob | None:
+        """Write the decision; on a 409, again onto the newer job if that did not change the job itself
+        (`_moved`): the job controller, the operator or kopf wrote other fields meanwhile.
+
+        Without the retry a busy control plane turns many of a cycle's decisions into conflicts, each
+        costing another cycle. With the cache running, the newer job is the cache's (no extra read):
+        when the watch has not brought it yet, the write waits for the next cycle.
+        """
+        for _ in range(3):
+            try:
+                updated = self._store.update_status(
+                    job.model_copy(update={"status": job.status.model_copy(update={"admission": admission})})
+                )
+            except NotFoundError:
+                return None
+            except ConflictError:
+                fresh = self._newer(job)
+                if fresh is None or _moved(job, fresh):
+                    return None
+                job = fresh
+                continue
+            assert isinstance(updated, ParkJob)
+            self._remember(updated)
+            return updated
+        return None
+
+    def _newer(self, job: ParkJob) -> ParkJob | None:
+        if self._cache is not None:
+            cached = self._cache.get(job.key)
+            return cached if isinstance(cached, ParkJob) and version(cached) > version(job) else None
+        try:
+            fresh = self._store.get("ParkJob", job.metadata.namespace, job.metadata.name)
+        except NotFoundError:
+            return None
+        return fresh if isinstance(fresh, ParkJob) else None
 
     def _write_queue_status(self, queues: list[ParkQueue], report: SchedulerReport) -> None:
         for queue in queues:
@@ -150,7 +230,47 @@ class SchedulerLoop:
             )
             if status != queue.status:
                 with contextlib.suppress(ConflictError, NotFoundError):
-                    self._store.update_status(queue.model_copy(update={"status": status}))
+                    self._remember(self._store.update_status(queue.model_copy(update={"status": status})))
+
+
+EXACT_PLACES = 10
+"""A waiting job's place in line is kept exact this far from the head; further back, see `needs_write`."""
+
+
+def needs_write(current: Admission | None, waiting: Admission) -> bool:
+    """Whether a waiting job's stored admission should become `waiting`.
+
+    Always when anything but its place in line changed. A place further back than EXACT_PLACES is
+    rewritten only once it moved by a tenth: jobs created in the same second share a queue time, so a
+    burst of them reshuffles the places of everyone behind on every cycle, and each rewrite costs a
+    write and a reconcile by every watcher (on Kubernetes, the operator's). The head of the line stays
+    exact; a job 212th may read 212th until it is 190th.
+    """
+    if current is None:
+        return True
+    if current == waiting:
+        return False
+    before, after = current.position, waiting.position
+    same_otherwise = current.model_copy(update={"position": after, "message": waiting.message}) == waiting
+    if not same_otherwise or before is None or after is None:
+        return True
+    if without_place(current.message or "") != without_place(waiting.message or ""):
+        return True
+    return min(before, after) <= EXACT_PLACES or abs(after - before) * 10 >= before
+
+
+def _moved(seen: ParkJob, now: ParkJob) -> bool:
+    """Whether the job changed in a way the decision depended on: its spec, its admission, or it ended.
+
+    Other phase changes (Pending → Queued, Preempting → Preempted) are the job controller catching up
+    with an earlier decision and do not change what this one should be.
+    """
+    ended = now.status.phase != seen.status.phase and now.status.phase in TERMINAL_JOB_PHASES
+    return (
+        ended
+        or now.metadata.generation != seen.metadata.generation
+        or now.status.admission != seen.status.admission
+    )
 
 
 def _user_units(resources: Resources) -> dict[str, float]:

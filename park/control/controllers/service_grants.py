@@ -8,6 +8,7 @@ becomes `Admitted` the first time every replica it asks for is granted: only the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,7 +16,7 @@ from park.control.controllers.admission import parse_replica_id, service_id, wan
 from park.control.scheduler import Admit, Decision, Preempt, Wait
 from park.control.store import Store
 from park.core.errors import ConflictError, NotFoundError
-from park.core.resources import ParkService, ServiceAdmission
+from park.core.resources import AnyResource, ParkService, ServiceAdmission
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,15 @@ class _Change:
 class ServiceGrants:
     """Collects one cycle's decisions for services, then writes each changed service once."""
 
-    def __init__(self, store: Store, services: list[ParkService]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        services: list[ParkService],
+        *,
+        written: Callable[[AnyResource], None] = lambda _: None,
+    ) -> None:
         self._store = store
+        self._written = written  # told every service this writes (the scheduler's cache)
         self._services = {service_id(s): s for s in services if wants_capacity(s)}
         self._changes: dict[str, _Change] = {}
 
@@ -71,6 +79,7 @@ class ServiceGrants:
                 updated = self._store.update_status(service.model_copy(update={"status": status}))
             except (ConflictError, NotFoundError):
                 continue  # changed meanwhile: the next cycle sees the new version
+            self._written(updated)
             before = service.status.admission.replicas if service.status.admission else {}
             granted = ", ".join(f"{d}: {n} replica(s)" for d, n in sorted(admission.replicas.items()))
             if first:

@@ -80,8 +80,16 @@ def same_as(head: str, head_note: str) -> str:
     return f"waiting: asks the same as {head}, which does not fit yet"
 
 
+IN_LINE = " in line"
+
+
 def in_line(reason: str, position: int) -> str:
-    return f"{reason}, {ordinal(position)} in line"
+    return f"{reason}, {ordinal(position)}{IN_LINE}"
+
+
+def without_place(message: str) -> str:
+    """The reason a wait message gives, without its place in line."""
+    return message.rpartition(", ")[0] if message.endswith(IN_LINE) and ", " in message else message
 
 
 def duration(seconds: float) -> str:
