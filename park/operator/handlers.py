@@ -3,6 +3,9 @@
 Create, update and resume handlers get kopf's retries (a failure is retried with backoff); the watch-event
 handlers catch what those never see: status changes, above all the scheduler's `status.admission`, which
 suspends or resumes a ParkJob's RayJob, and KubeRay's status on the children, mirrored to the owner.
+kopf does not retry event handlers, so they retry a failed reconcile themselves (`RETRY_DELAYS_S`); the
+resync timer (`PARK_OPERATOR_RESYNC_SECONDS`, 300 s) is only the last resort. Every timer tick costs
+two GETs per object, so at 30 s a thousand idle objects kept ~70% of a core and the API server busy.
 kopf posts its own events only for failures; Park's events are written by the reconcilers.
 No finalizers: children carry owner references, so the garbage collector removes them with the owner.
 """
@@ -10,7 +13,8 @@ No finalizers: children carry owner references, so the garbage collector removes
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kopf
@@ -24,18 +28,55 @@ from park.operator.reconcilers import Reconcilers
 logger = logging.getLogger(__name__)
 OWNED = {"ParkCluster": "RayCluster", "ParkJob": "RayJob", "ParkService": "RayService"}
 PARK_PLURALS = {"ParkCluster": "parkclusters", "ParkJob": "parkjobs", "ParkService": "parkservices"}
+RESYNC_SECONDS = 300.0
+RETRY_DELAYS_S = (0.5, 2.0, 8.0)
 
 
-def build_registry(reconcilers: Reconcilers) -> kopf.OperatorRegistry:
+def build_registry(
+    reconcilers: Reconcilers,
+    *,
+    resync_seconds: float = RESYNC_SECONDS,
+    retry_delays: Sequence[float] = RETRY_DELAYS_S,
+) -> kopf.OperatorRegistry:
     """A registry of handlers bound to these reconcilers (no module-level state: tests build their own)."""
     registry = kopf.OperatorRegistry()
     for kind, child in OWNED.items():
-        _register_owner(registry, reconcilers, kind)
-        _register_child(registry, reconcilers, kind, child)
+        _register_owner(registry, reconcilers, kind, resync_seconds, retry_delays)
+        _register_child(registry, reconcilers, kind, child, retry_delays)
     return registry
 
 
-def _register_owner(registry: kopf.OperatorRegistry, reconcilers: Reconcilers, kind: str) -> None:
+def _reconcile_retrying(
+    reconcilers: Reconcilers, kind: str, namespace: str, name: str, delays: Sequence[float], why: str
+) -> None:
+    """Reconcile; after a failure wait and try again. It runs in one of kopf's worker threads, and kopf
+    handles one object's events in order, so the wait holds back only this object's later events (which
+    kopf then batches into one)."""
+    for attempt, delay in enumerate([*delays, None], start=1):
+        try:
+            reconcilers.reconcile(kind, namespace, name)
+            return
+        except Exception:
+            if delay is None:
+                logger.exception(
+                    "reconciling %s %s/%s %s failed %d times; the resync timer tries again",
+                    kind, namespace, name, why, attempt,
+                )  # fmt: skip
+                return
+            logger.warning(
+                "reconciling %s %s/%s %s failed (attempt %d); again in %.1fs",
+                kind, namespace, name, why, attempt, delay, exc_info=True,
+            )  # fmt: skip
+            time.sleep(delay)
+
+
+def _register_owner(
+    registry: kopf.OperatorRegistry,
+    reconcilers: Reconcilers,
+    kind: str,
+    resync_seconds: float,
+    retry_delays: Sequence[float],
+) -> None:
     plural = PARK_PLURALS[kind]
 
     def converge(*, name: str, namespace: str | None, **_: Any) -> None:
@@ -44,29 +85,39 @@ def _register_owner(registry: kopf.OperatorRegistry, reconcilers: Reconcilers, k
     def on_event(*, name: str, namespace: str | None, type: str, **_: Any) -> None:
         if type == "DELETED":
             return
-        try:
-            reconcilers.reconcile(kind, namespace or "default", name)
-        except Exception:  # event handlers are not retried: the next event or the timer converges
-            logger.exception("reconciling %s %s/%s after a watch event", kind, namespace, name)
+        _reconcile_retrying(
+            reconcilers, kind, namespace or "default", name, retry_delays, "after a watch event"
+        )
 
     kopf.on.create(API_GROUP, VERSION, plural, registry=registry, id=f"create-{plural}")(converge)
     kopf.on.update(API_GROUP, VERSION, plural, registry=registry, id=f"update-{plural}")(converge)
     kopf.on.resume(API_GROUP, VERSION, plural, registry=registry, id=f"resume-{plural}")(converge)
     kopf.on.event(API_GROUP, VERSION, plural, registry=registry, id=f"event-{plural}")(on_event)
-    kopf.timer(API_GROUP, VERSION, plural, interval=30, idle=10, registry=registry, id=f"resync-{plural}")(
-        converge
-    )
+    kopf.timer(
+        API_GROUP,
+        VERSION,
+        plural,
+        interval=resync_seconds,
+        idle=min(10.0, resync_seconds),
+        registry=registry,
+        id=f"resync-{plural}",
+    )(converge)
 
 
-def _register_child(registry: kopf.OperatorRegistry, reconcilers: Reconcilers, kind: str, child: str) -> None:
+def _register_child(
+    registry: kopf.OperatorRegistry,
+    reconcilers: Reconcilers,
+    kind: str,
+    child: str,
+    retry_delays: Sequence[float],
+) -> None:
     def on_child(*, labels: Mapping[str, str], namespace: str | None, **_: Any) -> None:
         owner = labels.get(OWNER_NAME)
         if owner is None:
             return
-        try:
-            reconcilers.reconcile(kind, namespace or "default", owner)
-        except Exception:
-            logger.exception("mirroring %s %s/%s onto its %s", child, namespace, owner, kind)
+        _reconcile_retrying(
+            reconcilers, kind, namespace or "default", owner, retry_delays, f"after its {child} changed"
+        )
 
     kopf.on.event(
         RAY_GROUP,

@@ -110,7 +110,7 @@ async def run_operator(
     reconcilers = Reconcilers(
         store=store, children=Children(api_client), settings=settings, clock=SystemClock()
     )
-    registry = build_registry(reconcilers)
+    registry = build_registry(reconcilers, resync_seconds=settings.resync_seconds)
 
     def login(**_: Any) -> kopf.ConnectionInfo:
         return connection_info(configuration)

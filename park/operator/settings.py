@@ -26,5 +26,7 @@ class OperatorSettings(BaseSettings):
     lease_seconds: float = Field(15.0, gt=1)
     peering_lifetime_seconds: int = Field(60, ge=5)
     """How long a silent replica still counts as a peer: a standby takes over this long after a crash."""
+    resync_seconds: float = Field(300.0, ge=5)
+    """How often every Park object is reconciled with no event (a safety net: events drive the rest)."""
     scheduler_min_runtime_seconds: float = Field(60.0, ge=0)
     scheduler_aging_seconds: float = Field(300.0, gt=0)

@@ -52,12 +52,32 @@ def test_status_events_reconcile_the_object_and_child_events_its_owner() -> None
     assert recorder.calls == [("ParkJob", "ns", "train"), ("ParkJob", "ns", "train")]
 
 
-def test_a_failing_event_handler_logs_instead_of_raising() -> None:
+def test_a_failing_event_handler_retries_then_logs_instead_of_raising() -> None:
+    """kopf never retries event handlers: they retry themselves, then leave it to the resync timer."""
     recorder = Recorder(fail=True)
-    watching = handlers(build_registry(recorder), "_watching")  # type: ignore[arg-type]
+    watching = handlers(build_registry(recorder, retry_delays=(0.0, 0.0)), "_watching")  # type: ignore[arg-type]
     watching["event-parkclusters"].fn(name="c", namespace="ns", type="ADDED")
     watching["mirror-rayclusters"].fn(labels={"park.dev/owner-name": "c"}, namespace="ns")
-    assert len(recorder.calls) == 2
+    assert recorder.calls == [("ParkCluster", "ns", "c")] * 6
+
+
+def test_an_event_handler_stops_retrying_once_the_reconcile_succeeds() -> None:
+    class FailsOnce(Recorder):
+        def reconcile(self, kind: str, namespace: str, name: str) -> None:
+            self.fail = not self.calls
+            super().reconcile(kind, namespace, name)
+
+    recorder = FailsOnce()
+    watching = handlers(build_registry(recorder, retry_delays=(0.0, 0.0)), "_watching")  # type: ignore[arg-type]
+    watching["event-parkjobs"].fn(name="train", namespace="ns", type="MODIFIED")
+    assert recorder.calls == [("ParkJob", "ns", "train")] * 2
+
+
+def test_the_resync_timer_is_a_slow_safety_net() -> None:
+    spawning = handlers(build_registry(Recorder()), "_spawning")  # type: ignore[arg-type]
+    assert spawning["resync-parkjobs"].interval == 300
+    quick = handlers(build_registry(Recorder(), resync_seconds=20), "_spawning")  # type: ignore[arg-type]
+    assert quick["resync-parkjobs"].interval == 20
 
 
 def test_park_operator_run_is_a_command() -> None:
