@@ -23,6 +23,7 @@ from park.control.scheduler import (
     Resources,
     Scheduler,
     SchedulerReport,
+    Snapshot,
     Wait,
     WorkloadId,
 )
@@ -53,16 +54,22 @@ class SchedulerLoop:
         clock: Clock,
         config: PolicyConfig,
         interval: float = 1.0,
+        idle_interval: float = 10.0,
         debounce: float = 0.1,
         cache: InformerCache | None = None,
     ) -> None:
-        """`cache`: read the watched kinds from it instead of listing them each cycle (`run` makes one,
-        syncs it and keeps it current; a caller of `cycle_once` keeps its own current). `debounce`: after
-        a change, wait this long for more before cycling, so a burst of changes costs one cycle."""
+        """Cycles follow changes; between changes only time can change a decision (`next_wait`), so the
+        loop wakes when a minimum runtime runs out (at least `interval` apart) and otherwise every
+        `idle_interval` (aging and starvation move slowly). `debounce`: after a change, wait this long for
+        more before cycling, so a burst of changes costs one cycle. `cache`: read the watched kinds from it
+        instead of listing them each cycle (`run` makes one, syncs it and keeps it current; a caller of
+        `cycle_once` keeps its own current)."""
         self._store = store
         self._clock = clock
         self._config = config
         self._interval = interval
+        self._idle_interval = idle_interval
+        self._wait = interval
         self._debounce = debounce
         self._wake = asyncio.Event()
         self._cache = cache
@@ -79,7 +86,7 @@ class SchedulerLoop:
         while True:
             await asyncio.to_thread(self.cycle_once)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                await asyncio.wait_for(self._wake.wait(), self._wait)
                 await asyncio.sleep(self._debounce)
             self._wake.clear()
 
@@ -112,6 +119,7 @@ class SchedulerLoop:
         classes = [c for c in self._list("ParkPriorityClass") if isinstance(c, ParkPriorityClass)]
         services = [s for s in self._list("ParkService") if isinstance(s, ParkService)]
         snapshot = snapshot_of(queues, jobs, classes, now.timestamp(), services)
+        self._wait = next_wait(snapshot, self._config, now.timestamp(), self._interval, self._idle_interval)
         engine = Scheduler.from_snapshot(snapshot, self._config)
         decisions = engine.cycle(now.timestamp(), explain_all=True)
         by_id = {workload_id(job): job for job in jobs}
@@ -231,6 +239,25 @@ class SchedulerLoop:
             if status != queue.status:
                 with contextlib.suppress(ConflictError, NotFoundError):
                     self._remember(self._store.update_status(queue.model_copy(update={"status": status})))
+
+
+def next_wait(
+    snapshot: Snapshot, config: PolicyConfig, now: float, interval: float, idle_interval: float
+) -> float:
+    """Seconds until time alone could change a decision of this snapshot, within [interval, idle_interval].
+
+    With work waiting, the soonest is an admitted workload's minimum runtime running out (it becomes a
+    preemption candidate); aging and starvation change slowly, so `idle_interval` covers them.
+    """
+    if all(w.admitted_at is not None for w in snapshot.workloads):
+        return idle_interval
+    protection_ends = [
+        w.admitted_at + config.min_runtime_s - now
+        for w in snapshot.workloads
+        if w.admitted_at is not None and w.preemptible and now - w.admitted_at < config.min_runtime_s
+    ]
+    soonest = min(protection_ends, default=idle_interval)
+    return max(interval, min(soonest, idle_interval))
 
 
 EXACT_PLACES = 10

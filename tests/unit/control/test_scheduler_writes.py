@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from park.control.controllers.scheduling import SchedulerLoop, needs_write
-from park.control.scheduler import PolicyConfig
+from park.control.controllers.scheduling import SchedulerLoop, needs_write, next_wait
+from park.control.scheduler import PolicyConfig, QueueName, Resources, Snapshot, Workload, WorkloadId
 from park.control.scheduler.reasons import in_line, without_place
 from park.control.store.sqlite import SQLiteStore
 from park.core.clock import FakeClock
@@ -149,3 +149,34 @@ def test_a_waiting_jobs_place_far_back_is_rewritten_only_when_it_moved_a_tenth(
 def test_without_place_keeps_the_reason() -> None:
     assert without_place(in_line("waiting: asks the same as a, b", 3)) == "waiting: asks the same as a, b"
     assert without_place("waiting for 2 preempted workloads") == "waiting for 2 preempted workloads"
+
+
+def _workload(name: str, *, admitted_at: float | None = None, preemptible: bool = True) -> Workload:
+    return Workload(
+        id=WorkloadId(name),
+        queue=QueueName("default"),
+        per_pod=Resources.of(cpu=1),
+        created_at=0.0,
+        admitted_at=admitted_at,
+        preemptible=preemptible,
+    )
+
+
+@pytest.mark.parametrize(
+    ("workloads", "wait"),
+    [
+        ([], 10.0),  # nothing at all
+        ([_workload("running", admitted_at=0.0)], 10.0),  # nobody waits: nothing can change by itself
+        ([_workload("waiting")], 10.0),  # waiting, nothing protected: aging only
+        ([_workload("waiting"), _workload("young", admitted_at=97.0)], 7.0),  # 100 - 97 = 3 of 10 s ran
+        ([_workload("waiting"), _workload("young", admitted_at=90.5)], 1.0),  # at most once a second
+        ([_workload("waiting"), _workload("old", admitted_at=50.0)], 10.0),  # already preemptible
+        ([_workload("waiting"), _workload("svc", admitted_at=97.0, preemptible=False)], 10.0),
+    ],
+)
+def test_between_changes_the_loop_wakes_when_time_alone_could_change_a_decision(
+    workloads: list[Workload], wait: float
+) -> None:
+    snapshot = Snapshot(queues=(), workloads=tuple(workloads))
+    config = PolicyConfig(min_runtime_s=10.0)
+    assert next_wait(snapshot, config, 100.0, 1.0, 10.0) == pytest.approx(wait)
