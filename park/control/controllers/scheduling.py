@@ -1,4 +1,5 @@
-"""The scheduler loop: one engine cycle whenever jobs, queues or priority classes change (and every second).
+"""The scheduler loop: one engine cycle whenever jobs, services, queues or priority classes change, and
+between changes when time alone could change a decision (`next_wait`).
 
 It only writes admissions and queue status; starting and preempting are the job controller's business.
 While running it reads from an informer cache (`InformerCache`) fed by the watch stream and by its own
