@@ -73,7 +73,7 @@ from park.federation.messages import (
     ResultAck,
     Welcome,
 )
-from park.federation.node import NodeDaemon
+from park.federation.node import NodeDaemon, run_prepared
 from park.federation.service import GatewayService
 from park.federation.work import WorkQueue
 
@@ -433,20 +433,11 @@ class TimedDaemon(NodeDaemon):
 
 
 async def sandboxed_work(spec: sandbox.SandboxSpec, number: int) -> float:
-    """One unit's process exactly as NodeDaemon._work/_run_app start it: prepare, limits, run, clean up."""
+    """One unit's process as NodeDaemon runs it: prepare, run_prepared (limits in the child), clean up."""
     started = time.perf_counter()
     prepared = sandbox.prepare(spec, APP, payload(number))
     try:
-        await trio.run_process(
-            prepared.argv,
-            stdin=prepared.stdin,
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-            env=prepared.env,
-            cwd=str(prepared.workdir),
-            preexec_fn=lambda: sandbox.limits(spec),
-        )
+        await run_prepared(prepared, spec)
     finally:
         sandbox.cleanup(prepared)
     return time.perf_counter() - started

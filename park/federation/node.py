@@ -11,6 +11,7 @@ import logging
 import os
 import resource
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -373,16 +374,7 @@ class NodeDaemon:
             # A hung app (sleeping, so RLIMIT_CPU never fires) is stopped after twice its CPU budget.
             try:
                 with trio.move_on_after(self.config.max_cpu_seconds * 2) as limit:
-                    outcome["completed"] = await trio.run_process(
-                        prepared.argv,
-                        stdin=prepared.stdin,
-                        capture_stdout=True,
-                        capture_stderr=True,
-                        check=False,
-                        env=prepared.env,
-                        cwd=str(prepared.workdir),
-                        preexec_fn=lambda: sandbox.limits(self.spec),
-                    )
+                    outcome["completed"] = await run_prepared(prepared, self.spec)
                 if limit.cancelled_caught:
                     outcome["error"] = f"the app ran past {self.config.max_cpu_seconds * 2} s and was stopped"
             except OSError as err:
@@ -440,3 +432,19 @@ class NodeDaemon:
         if not isinstance(output, dict):
             output = {"value": output}
         return Result(work_id=lease.work_id, ok=True, output=output, output_sha256=digest(output))
+
+
+async def run_prepared(
+    prepared: sandbox.Prepared, spec: sandbox.SandboxSpec
+) -> subprocess.CompletedProcess[bytes]:
+    """Start a prepared app in its sandbox (the limits are applied in the child) and wait for it."""
+    return await trio.run_process(
+        prepared.argv,
+        stdin=prepared.stdin,
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+        env=prepared.env,
+        cwd=str(prepared.workdir),
+        preexec_fn=lambda: sandbox.limits(spec),
+    )

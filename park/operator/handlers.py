@@ -24,18 +24,18 @@ from park.operator.children import PLURALS, RAY_GROUP, RAY_VERSION
 from park.operator.crds import VERSION
 from park.operator.kuberay import MANAGED_BY, MANAGER, OWNER_KIND, OWNER_NAME
 from park.operator.reconcilers import Reconcilers
+from park.operator.settings import DEFAULT_RESYNC_SECONDS
 
 logger = logging.getLogger(__name__)
 OWNED = {"ParkCluster": "RayCluster", "ParkJob": "RayJob", "ParkService": "RayService"}
 PARK_PLURALS = {"ParkCluster": "parkclusters", "ParkJob": "parkjobs", "ParkService": "parkservices"}
-RESYNC_SECONDS = 300.0
 RETRY_DELAYS_S = (0.5, 2.0, 8.0)
 
 
 def build_registry(
     reconcilers: Reconcilers,
     *,
-    resync_seconds: float = RESYNC_SECONDS,
+    resync_seconds: float = DEFAULT_RESYNC_SECONDS,
     retry_delays: Sequence[float] = RETRY_DELAYS_S,
 ) -> kopf.OperatorRegistry:
     """A registry of handlers bound to these reconcilers (no module-level state: tests build their own)."""

@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_RAY_IMAGE = "rayproject/ray:2.60.0"
+DEFAULT_RESYNC_SECONDS = 300.0
 
 
 class OperatorSettings(BaseSettings):
@@ -26,7 +27,7 @@ class OperatorSettings(BaseSettings):
     lease_seconds: float = Field(15.0, gt=1)
     peering_lifetime_seconds: int = Field(60, ge=5)
     """How long a silent replica still counts as a peer: a standby takes over this long after a crash."""
-    resync_seconds: float = Field(300.0, ge=5)
+    resync_seconds: float = Field(DEFAULT_RESYNC_SECONDS, ge=5)
     """How often every Park object is reconciled with no event (a safety net: events drive the rest)."""
     scheduler_min_runtime_seconds: float = Field(60.0, ge=0)
     scheduler_aging_seconds: float = Field(300.0, gt=0)

@@ -67,9 +67,7 @@ def cycle(store: SQLiteStore, clock: FakeClock) -> ParkJob:
     SchedulerLoop(
         store=store, clock=clock, config=PolicyConfig(min_runtime_s=0, aging_interval_s=0)
     ).cycle_once()
-    job = store.get("ParkJob", "default", "train")
-    assert isinstance(job, ParkJob)
-    return job
+    return _job(store)
 
 
 def _job(store: SQLiteStore) -> ParkJob:
