@@ -8,6 +8,7 @@ import gc
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,15 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
 TOKEN = "e2e-token"  # noqa: S105 - a test's own bearer token
+
+
+@pytest.fixture(autouse=True)
+def _collect_libp2p_sockets() -> Iterator[None]:
+    """Collect the hosts' sockets at teardown, under this module's filters: only then is the test's frame
+    (which still refers to the daemon and the gateway) gone, so the sockets are garbage. A collection
+    inside the test left some for a later one, which failed the session on its ResourceWarning."""
+    yield
+    gc.collect()
 
 
 def test_a_node_joins_the_gateway_on_kubernetes(
@@ -100,7 +110,6 @@ def test_a_node_joins_the_gateway_on_kubernetes(
         loop.run_until_complete(federation.stop())
         loop.close()
         kubectl(kubeconfig, "delete", "federatednode", name, "--ignore-not-found", check=False)
-        gc.collect()  # py-libp2p leaves closed hosts' sockets to the collector: collect under our filters
 
 
 async def _until(predicate: object, *, what: str, timeout: float = 60) -> None:
