@@ -128,7 +128,7 @@ def raw_rayjob(name: str) -> dict[str, Any]:
         attempt=0,
         suspend=True,
         cluster=job_cluster_spec(job, None),
-        image=settings.ray_image,
+        pods=settings.pod_defaults(),
         ray_version=settings.ray_version,
         jobs_root=settings.jobs_root,
         submission_mode=settings.submission_mode,

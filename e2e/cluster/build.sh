@@ -85,9 +85,13 @@ done
 ETCD_VERSION="$(modver kubernetes go.etcd.io/etcd/server/v3)"
 build_one etcd kubernetes go.etcd.io/etcd/server/v3 \
   "-X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION"
-for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do
   build_one "$c" kubernetes "k8s.io/kubernetes/cmd/$c" "$KV"
 done
+
+# --- the real node's cluster DNS (CoreDNS with the plugins it needs) and its sandbox's pause binary
+build_one coredns coredns . ""
+CGO_ENABLED=0 build_one pause pause . ""
 
 # --- kwok (fake nodes) and its default node/pod stages
 build_one kwok kwok sigs.k8s.io/kwok/cmd/kwok ""
@@ -119,6 +123,7 @@ kubernetes $K8S_VERSION
 etcd $ETCD_VERSION
 kwok $(modver kwok sigs.k8s.io/kwok)
 kuberay $(modver kuberay github.com/ray-project/kuberay/ray-operator)
+coredns $(modver coredns github.com/coredns/coredns)
 go $(go env GOVERSION)
 EOF
 log "binaries in $BIN: $(cd "$BIN" && ls | tr '\n' ' ')"

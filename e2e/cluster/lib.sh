@@ -21,9 +21,15 @@ SCHED_PORT=$((PORT_BASE + 59))      # 16459 kube-scheduler (https healthz)
 KWOK_PORT=$((PORT_BASE + 50))       # 16450 kwok server
 KR_METRICS_PORT=$((PORT_BASE + 81)) # 16481 KubeRay metrics
 KR_PROBE_PORT=$((PORT_BASE + 82))   # 16482 KubeRay healthz/readyz
+KUBELET_PORT=$((PORT_BASE + 51))      # 16451 the real node's kubelet (https, on the node's bridge address)
+KUBELET_HEALTHZ_PORT=$((PORT_BASE + 52)) # 16452 its healthz (loopback)
+COREDNS_HEALTH_PORT=$((PORT_BASE + 53))  # 16453 CoreDNS /health (loopback); DNS itself is on the bridge, :53
+COREDNS_READY_PORT=$((PORT_BASE + 54))   # 16454 CoreDNS /ready (loopback)
 
 # Start order (`down` stops the apiserver clients, then the apiserver, then etcd).
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kuberay-operator)
+# The real node's processes (node.sh); `down` stops them, and the containers they run, first.
+REAL_NODE_COMPONENTS=(kubelet coredns containerd)
 
 log() { echo "[e2e $(date +%H:%M:%S)] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

@@ -34,9 +34,10 @@ OPERATOR_NAMESPACE = "park-system"
 class Operator:
     """The operator subprocess: started, SIGKILLed and restarted by the tests."""
 
-    def __init__(self, kubeconfig: Path, log: Path) -> None:
+    def __init__(self, kubeconfig: Path, log: Path, env: dict[str, str] | None = None) -> None:
         self._kubeconfig = kubeconfig
         self._log = log
+        self._env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -45,6 +46,7 @@ class Operator:
             "PARK_OPERATOR_SCHEDULER_MIN_RUNTIME_SECONDS": "0",
             "PARK_OPERATOR_LEASE_SECONDS": "3",
             "PARK_OPERATOR_LEASE_NAMESPACE": OPERATOR_NAMESPACE,
+            **self._env,
         }
         with self._log.open("ab") as out:
             self.process = subprocess.Popen(

@@ -74,8 +74,57 @@ class WorkerGroupSpec(ParkModel):
         return self
 
 
+class Toleration(ParkModel):
+    """A Kubernetes toleration (the same fields), so Ray pods may run on tainted nodes."""
+
+    key: str | None = None
+    operator: Literal["Exists", "Equal"] | None = None
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = None
+
+
+class VolumeMount(ParkModel):
+    name: DnsLabel
+    mount_path: str = Field(min_length=1, pattern=r"^/")
+    read_only: bool | None = None
+    sub_path: str | None = None
+
+
+class PodTemplate(ParkModel):
+    """How a cluster's Ray pods are shaped on Kubernetes (the embedded substrate runs no pods).
+
+    Set by a cluster admin: on the ParkCluster, or for every cluster through the operator's defaults.
+    A field set here wins over the default; lists (tolerations, volumes, mounts) are added to it.
+    `volumes` are Kubernetes Volume objects, passed to the pods as written.
+    """
+
+    image: str | None = None
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list, max_length=32)
+    volumes: list[dict[str, Any]] = Field(default_factory=list, max_length=32)
+    volume_mounts: list[VolumeMount] = Field(default_factory=list, max_length=32)
+    env: dict[str, str] = Field(default_factory=dict)
+    service_account_name: DnsLabel | None = None
+
+    def merged_over(self, default: PodTemplate) -> PodTemplate:
+        """This template on top of `default`: scalars and map entries from here win, lists add up."""
+        return PodTemplate(
+            image=self.image or default.image,
+            image_pull_policy=self.image_pull_policy or default.image_pull_policy,
+            node_selector={**default.node_selector, **self.node_selector},
+            tolerations=[*default.tolerations, *self.tolerations],
+            volumes=[*default.volumes, *self.volumes],
+            volume_mounts=[*default.volume_mounts, *self.volume_mounts],
+            env={**default.env, **self.env},
+            service_account_name=self.service_account_name or default.service_account_name,
+        )
+
+
 class ParkClusterSpec(ParkModel):
     head: HeadSpec = Field(default_factory=HeadSpec)
+    pods: PodTemplate = Field(default_factory=PodTemplate)
     worker_groups: list[WorkerGroupSpec] = Field(
         default_factory=list,
         max_length=64,

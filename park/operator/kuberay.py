@@ -23,6 +23,7 @@ from park.core.resources import (
     ParkClusterSpec,
     ParkJob,
     ParkService,
+    PodTemplate,
     WorkerGroupSpec,
 )
 
@@ -35,6 +36,7 @@ OWNER_NAME = "park.dev/owner-name"
 ATTEMPT = "park.dev/attempt"
 SPEC_HASH = "park.dev/spec-hash"
 GANG_GROUP = "gang"
+DEFAULT_IMAGE = "rayproject/ray:2.60.0"
 HEAD_PORTS = (("gcs-server", 6379), ("dashboard", 8265), ("client", 10001), ("serve", 8000))
 
 
@@ -61,17 +63,65 @@ def ray_start_params(resources: ComputeResources, extra: dict[str, str] | None =
     return params
 
 
-def _pod_template(container: str, image: str, resources: ComputeResources, head: bool) -> dict[str, Any]:
-    spec: dict[str, Any] = {"name": container, "image": image}
+# KubeRay 1.5 polls the Ray dashboard without a token, so Ray's token auth stays off inside the pods;
+# the cluster's network boundary is what protects a Ray head on Kubernetes.
+POD_ENV = {"RAY_AUTH_MODE": "disabled"}
+
+
+def _pod_template(
+    container: str, pods: PodTemplate, resources: ComputeResources, head: bool
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": container, "image": pods.image or DEFAULT_IMAGE}
+    if pods.image_pull_policy:
+        spec["imagePullPolicy"] = pods.image_pull_policy
     if head:
         spec["ports"] = [{"name": name, "containerPort": port} for name, port in HEAD_PORTS]
     spec.update({"resources": container_resources(resources)} if container_resources(resources) else {})
-    return {"spec": {"containers": [spec]}}
+    env = {**POD_ENV, **pods.env}
+    spec["env"] = [{"name": key, "value": value} for key, value in sorted(env.items())]
+    if pods.volume_mounts:
+        spec["volumeMounts"] = [mount.to_dict() for mount in pods.volume_mounts]
+    pod: dict[str, Any] = {"containers": [spec]}
+    if pods.volumes:
+        pod["volumes"] = list(pods.volumes)
+    if pods.node_selector:
+        pod["nodeSelector"] = dict(pods.node_selector)
+    if pods.tolerations:
+        pod["tolerations"] = [toleration.to_dict() for toleration in pods.tolerations]
+    if pods.service_account_name:
+        pod["serviceAccountName"] = pods.service_account_name
+    return {"spec": pod}
 
 
-def ray_cluster_spec(spec: ParkClusterSpec, *, image: str, ray_version: str) -> dict[str, Any]:
-    """The RayCluster spec (also a RayJob's `rayClusterSpec`, a RayService's `rayClusterConfig`)."""
+# `ray job submit` needs little; KubeRay's own default asks for half a core.
+SUBMITTER_RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "256Mi"},
+    "limits": {"cpu": "1", "memory": "1Gi"},
+}
+
+
+def submitter_pod_template(cluster: ParkClusterSpec, pods: PodTemplate) -> dict[str, Any]:
+    """The K8sJobMode submitter pod, shaped like the cluster's pods (image, volumes, placement).
+
+    KubeRay's default submitter carries only the head's image, so it would miss the volumes, node
+    selector and tolerations that the cluster's pods need to run where they must.
+    """
+    template = _pod_template(
+        "ray-job-submitter", cluster.pods.merged_over(pods), ComputeResources(), head=False
+    )
+    (container,) = template["spec"]["containers"]
+    container["resources"] = SUBMITTER_RESOURCES
+    template["spec"]["restartPolicy"] = "Never"
+    return template
+
+
+def ray_cluster_spec(spec: ParkClusterSpec, *, pods: PodTemplate, ray_version: str) -> dict[str, Any]:
+    """The RayCluster spec (also a RayJob's `rayClusterSpec`, a RayService's `rayClusterConfig`).
+
+    `pods` are the operator's defaults; the cluster's own `spec.pods` is laid over them.
+    """
     head = spec.head
+    shape = spec.pods.merged_over(pods)
     return {
         "rayVersion": ray_version,
         "headGroupSpec": {
@@ -79,7 +129,7 @@ def ray_cluster_spec(spec: ParkClusterSpec, *, image: str, ray_version: str) -> 
                 head.resources,
                 {"dashboard-host": "0.0.0.0", **head.ray_start_params},  # noqa: S104 (in-pod: Services reach it)
             ),
-            "template": _pod_template("ray-head", image, head.resources, head=True),
+            "template": _pod_template("ray-head", shape, head.resources, head=True),
         },
         "workerGroupSpecs": [
             {
@@ -90,7 +140,7 @@ def ray_cluster_spec(spec: ParkClusterSpec, *, image: str, ray_version: str) -> 
                     group.max_replicas if group.max_replicas is not None else 0, group.replicas
                 ),
                 "rayStartParams": ray_start_params(group.resources),
-                "template": _pod_template("ray-worker", image, group.resources, head=False),
+                "template": _pod_template("ray-worker", shape, group.resources, head=False),
             }
             for group in spec.worker_groups
         ],
@@ -151,7 +201,8 @@ def job_cluster_spec(job: ParkJob, template: ParkClusterSpec | None) -> ParkClus
         ]
     else:
         workers = list(template.worker_groups) if template is not None else []
-    return ParkClusterSpec(head=head, worker_groups=workers)
+    pods = template.pods if template is not None else PodTemplate()
+    return ParkClusterSpec(head=head, pods=pods, worker_groups=workers)
 
 
 def ray_job_spec(
@@ -160,7 +211,7 @@ def ray_job_spec(
     attempt: int,
     suspend: bool,
     cluster: ParkClusterSpec,
-    image: str,
+    pods: PodTemplate,
     ray_version: str,
     jobs_root: str,
     submission_mode: str = "K8sJobMode",
@@ -180,9 +231,11 @@ def ray_job_spec(
         "suspend": suspend,
         "submissionMode": submission_mode,
         "backoffLimit": spec.retries,
-        "rayClusterSpec": ray_cluster_spec(cluster, image=image, ray_version=ray_version),
+        "rayClusterSpec": ray_cluster_spec(cluster, pods=pods, ray_version=ray_version),
         "metadata": {"park.dev/attempt": str(attempt)},
     }
+    if submission_mode == "K8sJobMode":
+        body["submitterPodTemplate"] = submitter_pod_template(cluster, pods)
     driver = spec.entrypoint_resources
     if driver.cpu is not None:
         body["entrypointNumCpus"] = driver.cpu
@@ -199,9 +252,9 @@ def serve_config(service: ParkService) -> str:
 
 
 def ray_service_spec(
-    service: ParkService, *, cluster: ParkClusterSpec, image: str, ray_version: str
+    service: ParkService, *, cluster: ParkClusterSpec, pods: PodTemplate, ray_version: str
 ) -> dict[str, Any]:
     return {
         "serveConfigV2": serve_config(service),
-        "rayClusterConfig": ray_cluster_spec(cluster, image=image, ray_version=ray_version),
+        "rayClusterConfig": ray_cluster_spec(cluster, pods=pods, ray_version=ray_version),
     }

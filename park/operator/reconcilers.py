@@ -72,7 +72,7 @@ class Reconcilers:
     def _cluster(self, obj: AnyResource) -> None:
         assert isinstance(obj, ParkCluster)
         spec = ray_cluster_spec(
-            obj.spec, image=self._settings.ray_image, ray_version=self._settings.ray_version
+            obj.spec, pods=self._settings.pod_defaults(), ray_version=self._settings.ray_version
         )
         ray = self._ensure(obj, "RayCluster", spec)
         now = self._clock.now()
@@ -163,7 +163,7 @@ class Reconcilers:
             attempt=attempt,
             suspend=suspend,
             cluster=job_cluster_spec(job, self._template(job.metadata.namespace, job.spec.cluster)),
-            image=settings.ray_image,
+            pods=settings.pod_defaults(),
             ray_version=settings.ray_version,
             jobs_root=settings.jobs_root,
             submission_mode=settings.submission_mode,
@@ -190,7 +190,7 @@ class Reconcilers:
             spec = ray_service_spec(
                 service,
                 cluster=template,
-                image=self._settings.ray_image,
+                pods=self._settings.pod_defaults(),
                 ray_version=self._settings.ray_version,
             )
             ray = self._ensure(service, "RayService", spec)

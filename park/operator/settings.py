@@ -8,7 +8,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_RAY_IMAGE = "rayproject/ray:2.60.0"
+from park.core.resources import PodTemplate
+from park.operator.kuberay import DEFAULT_IMAGE
+
+DEFAULT_RAY_IMAGE = DEFAULT_IMAGE
 DEFAULT_RESYNC_SECONDS = 300.0
 
 
@@ -17,6 +20,9 @@ class OperatorSettings(BaseSettings):
 
     ray_image: str = DEFAULT_RAY_IMAGE
     """The image of every Ray head and worker pod (it must carry Ray 2.60 and, for workloads, park)."""
+    pods: PodTemplate = Field(default_factory=PodTemplate)
+    """Defaults for every Ray pod (PARK_OPERATOR_PODS as JSON: image pull policy, volumes, node selector,
+    tolerations, env); a ParkCluster's own `spec.pods` is laid over them."""
     ray_version: str = "2.60.0"
     jobs_root: str = "/var/lib/park/jobs"
     """Where PARK_JOB_DIR lives inside the pods: mount shared storage there so checkpoints outlive a pod."""
@@ -31,3 +37,7 @@ class OperatorSettings(BaseSettings):
     """How often every Park object is reconciled with no event (a safety net: events drive the rest)."""
     scheduler_min_runtime_seconds: float = Field(60.0, ge=0)
     scheduler_aging_seconds: float = Field(300.0, gt=0)
+
+    def pod_defaults(self) -> PodTemplate:
+        """The operator's pod defaults, with `ray_image` as the image unless `pods` names one."""
+        return self.pods.model_copy(update={"image": self.pods.image or self.ray_image})

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from park.core.loading import load_documents
-from park.core.resources import AnyResource, ParkCluster, ParkJob, ParkService
+from park.core.resources import AnyResource, ParkCluster, ParkJob, ParkService, PodTemplate, Toleration
 from park.operator.kuberay import (
     GPU_RESOURCE,
     OWNER_NAME,
@@ -68,7 +68,7 @@ def job(**status: Any) -> ParkJob:
 
 
 def test_cluster_resources_are_pod_limits_with_gpus_as_nvidia_gpu() -> None:
-    spec = ray_cluster_spec(cluster().spec, image="img:1", ray_version="2.60.0")
+    spec = ray_cluster_spec(cluster().spec, pods=PodTemplate(image="img:1"), ray_version="2.60.0")
     head = spec["headGroupSpec"]
     (container,) = head["template"]["spec"]["containers"]
     assert container["image"] == "img:1"
@@ -98,9 +98,50 @@ def test_the_default_image_is_ray_2_60_and_a_setting_overrides_it(monkeypatch: p
     assert OperatorSettings().ray_image == "registry.local/ray:custom"
 
 
+def test_pods_take_the_operator_defaults_under_the_clusters_own_template() -> None:
+    defaults = PodTemplate(
+        image="park:1",
+        image_pull_policy="Never",
+        node_selector={"zone": "a", "pool": "default"},
+        tolerations=[Toleration(key="park.dev/real-node", operator="Exists", effect="NoSchedule")],
+        volumes=[{"name": "venv", "hostPath": {"path": "/opt/venv"}}],
+        volume_mounts=[{"name": "venv", "mountPath": "/opt/venv", "readOnly": True}],
+        env={"A": "default", "B": "default"},
+    )
+    mine = cluster().spec.model_copy(
+        update={"pods": PodTemplate(image="park:2", node_selector={"pool": "gpu"}, env={"B": "mine"})}
+    )
+    spec = ray_cluster_spec(mine, pods=defaults, ray_version="2.60.0")
+    for pod in [spec["headGroupSpec"]["template"]] + [g["template"] for g in spec["workerGroupSpecs"]]:
+        (container,) = pod["spec"]["containers"]
+        assert container["image"] == "park:2" and container["imagePullPolicy"] == "Never"
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env == {"A": "default", "B": "mine", "RAY_AUTH_MODE": "disabled"}
+        assert container["volumeMounts"] == [{"name": "venv", "mountPath": "/opt/venv", "readOnly": True}]
+        assert pod["spec"]["volumes"] == [{"name": "venv", "hostPath": {"path": "/opt/venv"}}]
+        assert pod["spec"]["nodeSelector"] == {"zone": "a", "pool": "gpu"}
+        assert pod["spec"]["tolerations"] == [
+            {"key": "park.dev/real-node", "operator": "Exists", "effect": "NoSchedule"}
+        ]
+
+
+def test_a_jobs_cluster_keeps_its_templates_pods() -> None:
+    template = cluster().spec.model_copy(update={"pods": PodTemplate(image="park:3")})
+    assert job_cluster_spec(job(), template).pods.image == "park:3"
+
+
+def test_pod_defaults_come_from_one_json_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "PARK_OPERATOR_PODS", json.dumps({"imagePullPolicy": "IfNotPresent", "nodeSelector": {"a": "b"}})
+    )
+    monkeypatch.setenv("PARK_OPERATOR_RAY_IMAGE", "park:9")
+    pods = OperatorSettings().pod_defaults()
+    assert (pods.image, pods.image_pull_policy, pods.node_selector) == ("park:9", "IfNotPresent", {"a": "b"})
+
+
 def test_children_are_owned_labelled_and_hashed() -> None:
     owner = cluster()
-    spec = ray_cluster_spec(owner.spec, image="i", ray_version="v")
+    spec = ray_cluster_spec(owner.spec, pods=PodTemplate(image="i"), ray_version="v")
     body = child_object("RayCluster", owner, spec)
     assert body["apiVersion"] == "ray.io/v1" and body["kind"] == "RayCluster"
     assert body["metadata"]["name"] == "gpus" and body["metadata"]["namespace"] == "ns"
@@ -135,7 +176,7 @@ def rayjob(parked: ParkJob, *, attempt: int, suspend: bool) -> dict[str, Any]:
         attempt=attempt,
         suspend=suspend,
         cluster=job_cluster_spec(parked, None),
-        image="img",
+        pods=PodTemplate(image="img"),
         ray_version="2.60.0",
         jobs_root="/jobs",
     )
@@ -179,7 +220,9 @@ spec:
 """
     )
     assert isinstance(service, ParkService)
-    spec = ray_service_spec(service, cluster=cluster().spec, image="img", ray_version="2.60.0")
+    spec = ray_service_spec(
+        service, cluster=cluster().spec, pods=PodTemplate(image="img"), ray_version="2.60.0"
+    )
     config = yaml.safe_load(spec["serveConfigV2"])
     (app,) = config["applications"]
     assert app["name"] == "ns.chat.llm" and app["route_prefix"] == "/ns/chat/v1"
@@ -187,3 +230,43 @@ spec:
         {"name": "decode", "num_replicas": 2}
     ]
     assert len(spec["rayClusterConfig"]["workerGroupSpecs"]) == 2
+
+
+def test_the_submitter_pod_runs_where_the_clusters_pods_run_and_asks_little() -> None:
+    pods = PodTemplate(
+        image="park:1",
+        tolerations=[Toleration(key="dedicated", operator="Exists")],
+        volumes=[{"name": "data", "emptyDir": {}}],
+        volume_mounts=[{"name": "data", "mountPath": "/data"}],
+    )
+    parked = job()
+    spec = ray_job_spec(
+        parked,
+        attempt=1,
+        suspend=False,
+        cluster=job_cluster_spec(parked, None),
+        pods=pods,
+        ray_version="2.60.0",
+        jobs_root="/jobs",
+    )
+    submitter = spec["submitterPodTemplate"]["spec"]
+    (container,) = submitter["containers"]
+    assert container["image"] == "park:1" and container["volumeMounts"] == [
+        {"name": "data", "mountPath": "/data"}
+    ]
+    assert submitter["tolerations"] == [{"key": "dedicated", "operator": "Exists"}]
+    assert (
+        submitter["volumes"] == [{"name": "data", "emptyDir": {}}] and submitter["restartPolicy"] == "Never"
+    )
+    assert container["resources"]["requests"]["cpu"] == "100m"
+    http = ray_job_spec(
+        parked,
+        attempt=1,
+        suspend=False,
+        cluster=job_cluster_spec(parked, None),
+        pods=pods,
+        ray_version="2.60.0",
+        jobs_root="/jobs",
+        submission_mode="HTTPMode",
+    )
+    assert "submitterPodTemplate" not in http

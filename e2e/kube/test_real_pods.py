@@ -1,0 +1,143 @@
+"""Ray for real under the operator: pods on the e2e cluster's real node (kubelet + containerd + runc).
+
+A ParkCluster's head and worker pods start Ray, the worker joins the head through cluster DNS, and
+`kubectl logs` / `kubectl exec` reach them; a ParkJob applied with kubectl runs its program on a real
+Ray head to Succeeded, its output readable with `kubectl logs`.
+
+The pods run the runtime image `e2e/cluster/up` builds (Debian plus the libraries CPython needs) with
+this machine's Python, virtualenv and checkout mounted read-only at the same paths, which is far cheaper
+than a multi-GB image per run; the operator's pod defaults (PARK_OPERATOR_PODS) say so, as a cluster
+admin would, so the Park objects themselves are the same YAML as on `park up`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import REPO, kubectl
+from .test_operator import Operator, apply, get, service_account_kubeconfig, status, temporary_queue, wait_for
+
+pytestmark = pytest.mark.e2e
+REAL_NODE = "park.dev/real-node"
+RUNTIME_IMAGE = "park.local/park-runtime:dev"
+START_S = 180.0  # a Ray pod on a 2-core machine: container start, `ray start`, the first readiness probes
+
+
+def real_node_pods() -> dict[str, Any]:
+    """The operator's pod defaults that put Ray pods on the real node with this Python mounted."""
+    paths = {"python": sys.base_prefix, "venv": sys.prefix, "checkout": str(REPO)}
+    search_path = f"{sys.prefix}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    return {
+        "image": RUNTIME_IMAGE,
+        "imagePullPolicy": "Never",
+        "nodeSelector": {REAL_NODE: "true"},
+        "tolerations": [{"key": REAL_NODE, "operator": "Exists", "effect": "NoSchedule"}],
+        "volumes": [
+            {"name": name, "hostPath": {"path": path, "type": "Directory"}} for name, path in paths.items()
+        ],
+        "volumeMounts": [{"name": name, "mountPath": path, "readOnly": True} for name, path in paths.items()],
+        "env": {"PATH": search_path, "PYTHONUNBUFFERED": "1"},
+    }
+
+
+@pytest.fixture(scope="module")
+def operator(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    directory = tmp_path_factory.mktemp("operator-real")
+    log = directory / "operator.log"
+    env = {"PARK_OPERATOR_PODS": json.dumps(real_node_pods())}
+    running = Operator(service_account_kubeconfig(kubeconfig, directory), log, env)
+    running.start()
+    yield running
+    running.stop()
+    print(log.read_text()[-5000:])  # shown by pytest only when a test failed
+
+
+def pods_of(kubeconfig: Path, namespace: str, cluster: str) -> list[dict[str, Any]]:
+    pods = get(kubeconfig, "pods", namespace).get("items") or []
+    return [p for p in pods if p["metadata"].get("labels", {}).get("ray.io/cluster") == cluster]
+
+
+def test_a_ray_cluster_runs_on_real_pods_and_its_worker_joins_through_cluster_dns(
+    kubeconfig: Path, namespace: str, operator: Operator
+) -> None:
+    apply(
+        kubeconfig,
+        namespace,
+        """
+apiVersion: park.dev/v1alpha1
+kind: ParkCluster
+metadata: {name: real}
+spec:
+  head: {resources: {cpu: 1, memory: 2Gi}}
+  workerGroups:
+    - {name: cpu, replicas: 1, resources: {cpu: 500m, memory: 1Gi}}
+""",
+    )
+    wait_for(
+        "the ParkCluster on real pods to be Ready",
+        lambda: status(kubeconfig, "parkcluster/real", namespace).get("phase") == "Ready",
+        START_S,
+    )
+    pods = pods_of(kubeconfig, namespace, "real")
+    assert {p["spec"]["nodeName"] for p in pods} == {"park-node-0"}, "Ray pods must run on the real node"
+    head = next(p for p in pods if p["metadata"]["labels"].get("ray.io/node-type") == "head")
+    worker = next(p for p in pods if p["metadata"]["labels"].get("ray.io/node-type") == "worker")
+
+    def alive_nodes() -> int:
+        script = "import ray; ray.init(address='auto'); print(sum(n['Alive'] for n in ray.nodes()))"
+        result = kubectl(
+            kubeconfig,
+            "exec",
+            "-n",
+            namespace,
+            head["metadata"]["name"],
+            "-c",
+            "ray-head",
+            "--",
+            "python",
+            "-c",
+            script,
+            check=False,
+        )
+        lines = result.stdout.strip().splitlines()
+        return int(lines[-1]) if result.returncode == 0 and lines and lines[-1].isdigit() else 0
+
+    wait_for("the worker to join the head (2 live Ray nodes)", lambda: alive_nodes() == 2, START_S)
+    logs = kubectl(kubeconfig, "logs", "-n", namespace, worker["metadata"]["name"], "-c", "ray-worker").stdout
+    assert "Ray runtime started" in logs, logs[-2000:]
+    kubectl(kubeconfig, "delete", "parkcluster", "real", "-n", namespace)
+
+
+HELLO = """
+apiVersion: park.dev/v1alpha1
+kind: ParkJob
+metadata: {name: squares}
+spec:
+  queue: QUEUE
+  entrypoint: >-
+    python -c "import ray; ray.init();
+    square = ray.remote(lambda i: i * i);
+    print('sum of squares', sum(ray.get([square.remote(i) for i in range(8)])))"
+"""
+
+
+def test_a_parkjob_applied_with_kubectl_runs_its_program_on_a_real_ray_head(
+    kubeconfig: Path, namespace: str, operator: Operator
+) -> None:
+    with temporary_queue(kubeconfig, f"q-{namespace}", 0) as queue:
+        apply(kubeconfig, namespace, HELLO.replace("QUEUE", queue))
+        wait_for(
+            "the ParkJob to succeed on real pods",
+            lambda: status(kubeconfig, "parkjob/squares", namespace).get("phase") in ("Succeeded", "Failed"),
+            START_S + 120,
+        )
+        final = status(kubeconfig, "parkjob/squares", namespace)
+        assert final["phase"] == "Succeeded", final
+        submitter = kubectl(kubeconfig, "logs", "-n", namespace, "job/squares").stdout
+        assert "sum of squares 140" in submitter, submitter[-3000:]
