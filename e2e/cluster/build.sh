@@ -93,6 +93,9 @@ done
 build_one coredns coredns . ""
 CGO_ENABLED=0 build_one pause pause . ""
 
+# --- the object store (S3) for Park's artifacts
+build_one minio minio github.com/minio/minio ""
+
 # --- kwok (fake nodes) and its default node/pod stages
 build_one kwok kwok sigs.k8s.io/kwok/cmd/kwok ""
 KWOK_DIR="$(moddir kwok sigs.k8s.io/kwok)"
@@ -124,6 +127,7 @@ etcd $ETCD_VERSION
 kwok $(modver kwok sigs.k8s.io/kwok)
 kuberay $(modver kuberay github.com/ray-project/kuberay/ray-operator)
 coredns $(modver coredns github.com/coredns/coredns)
+minio $(modver minio github.com/minio/minio)
 go $(go env GOVERSION)
 EOF
 log "binaries in $BIN: $(cd "$BIN" && ls | tr '\n' ' ')"

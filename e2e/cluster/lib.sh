@@ -25,11 +25,13 @@ KUBELET_PORT=$((PORT_BASE + 51))      # 16451 the real node's kubelet (https, on
 KUBELET_HEALTHZ_PORT=$((PORT_BASE + 52)) # 16452 its healthz (loopback)
 COREDNS_HEALTH_PORT=$((PORT_BASE + 53))  # 16453 CoreDNS /health (loopback); DNS itself is on the bridge, :53
 COREDNS_READY_PORT=$((PORT_BASE + 54))   # 16454 CoreDNS /ready (loopback)
+MINIO_PORT=$((PORT_BASE + 90))           # 16490 MinIO, S3 (on the real node's bridge address)
 
 # Start order (`down` stops the apiserver clients, then the apiserver, then etcd).
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kuberay-operator)
 # The real node's processes (node.sh); `down` stops them, and the containers they run, first.
 REAL_NODE_COMPONENTS=(kubelet coredns containerd)
+# The object store (objectstore.sh); `down` stops it with the apiserver's clients.
 
 log() { echo "[e2e $(date +%H:%M:%S)] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

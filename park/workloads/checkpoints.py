@@ -12,17 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from park.workloads.artifacts import is_uri
 from park.workloads.models.charlm import META_FILE, MODEL_FILE, CheckpointFormatError, read_meta
-
-
-def is_uri(path: str) -> bool:
-    return "://" in path
-
-
-def join(base: str, *names: str) -> str:
-    if is_uri(base):
-        return "/".join([base.rstrip("/"), *names])
-    return str(Path(base, *names))
 
 
 @contextlib.contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,14 @@ from park.control.metrics import JOB_SUBMISSIONS
 from park.control.reconcile.actions import ArchiveLogs, RecordEvent, StopJob, SubmitJob, WriteStatus
 from park.control.reconcile.cluster import cluster_key
 from park.control.reconcile.job import JobObservation, plan_job
-from park.control.reconcile.submission import REPORT_FILE, job_paths
+from park.control.reconcile.submission import job_paths
 from park.control.store import Store
 from park.core.clock import Clock
 from park.core.errors import NotFoundError, SubstrateError, SubstrateUnavailableError
 from park.core.resources import TERMINAL_JOB_PHASES, ParkJob, ResourceKey
 from park.substrates.interface import ClusterHandle, Substrate
+from park.workloads import artifacts
+from park.workloads.contract import REPORT_FILE
 
 
 class JobReconciler:
@@ -72,13 +73,8 @@ class JobReconciler:
         return JobObservation(cluster=handle, ray_job=ray_job, report=report)
 
     def _read_report(self, job: ParkJob) -> dict[str, Any] | None:
-        """The workload's report.json (see park.workloads.contract); a torn or missing file is no report."""
-        path = Path(job_paths(job, str(self._jobs_root)).job_dir) / REPORT_FILE
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+        """The workload's report.json (see park.workloads.contract); a torn or missing one is no report."""
+        return artifacts.read_json(artifacts.join(job_paths(job, str(self._jobs_root)).job_dir, REPORT_FILE))
 
     async def _act(self, writer: ObjectWriter, handle: ClusterHandle, action: object) -> None:
         match action:

@@ -15,8 +15,6 @@ from park.core.quantities import parse_quantity
 from park.core.resources import ParkJob
 from park.substrates.interface import JobSubmission
 
-REPORT_FILE = "report.json"  # written by the workload in PARK_JOB_DIR (park.workloads.contract)
-
 
 @dataclass(frozen=True)
 class JobPaths:

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = parse_params(DataParams, argv=argv, prog=PROG)
         sources = list_sources(params.input)  # before Ray starts: a wrong path fails fast
-        check_output(params.output or str(context.job_dir / "output"))
+        check_output(params.output or context.file("output"))
     except InvalidError as exc:
         return fail(context, str(exc), code=2)
     from park.workloads.data.pipeline import run  # noqa: PLC0415 - imports Ray Data

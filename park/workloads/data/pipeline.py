@@ -82,7 +82,7 @@ class Pipeline:
     def __init__(self, params: DataParams, context: JobContext) -> None:
         self.params = params
         self.context = context
-        self.output = params.output or str(context.job_dir / "output")
+        self.output = params.output or context.file("output")
         self.counts = StageCounts(modalities=params.modalities)
         self.settings = params.settings()
         self.embedding_dims = {m: MODELS[m].dim for m in params.modalities}

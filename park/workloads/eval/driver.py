@@ -15,7 +15,8 @@ import torch
 
 from park.core.errors import InvalidError
 from park.workloads._cli import configure_logging, fail, parse_params
-from park.workloads.checkpoints import join, latest_checkpoint, local_dir, write_text
+from park.workloads.artifacts import join
+from park.workloads.checkpoints import latest_checkpoint, local_dir, write_text
 from park.workloads.contract import JobContext
 from park.workloads.corpus import DEFAULT_MAX_CHARS, read_corpus, split_text
 from park.workloads.eval.evaluate import evaluate

@@ -25,7 +25,8 @@ import torch
 
 from park.core.errors import InvalidError
 from park.workloads._cli import configure_logging, fail, parse_params
-from park.workloads.checkpoints import is_uri, join, latest_checkpoint
+from park.workloads.artifacts import is_uri, join
+from park.workloads.checkpoints import latest_checkpoint
 from park.workloads.contract import JobContext, Preemption
 from park.workloads.corpus import read_corpus, split_text
 from park.workloads.models.charlm import CharVocab

@@ -24,7 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from park.workloads.checkpoints import join, local_dir
+from park.workloads.artifacts import join
+from park.workloads.checkpoints import local_dir
 from park.workloads.contract import JobContext, Preemption
 from park.workloads.models.charlm import CharLM, CharVocab, lm_loss, read_meta
 from park.workloads.train.batches import get_batch, lr_at, stream_seed

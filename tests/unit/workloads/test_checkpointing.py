@@ -6,7 +6,8 @@ from pathlib import Path
 
 import torch
 
-from park.workloads.checkpoints import join, latest_checkpoint
+from park.workloads.artifacts import join
+from park.workloads.checkpoints import latest_checkpoint
 from park.workloads.models.charlm import CharLM, CharLMConfig, CharVocab, save_charlm
 from park.workloads.train.checkpointing import CheckpointPolicy
 
