@@ -47,8 +47,9 @@ from park.core.loading import parse_resource
 from park.core.meta import API_GROUP
 from park.core.resources import ParkJob
 from park.operator.crds import VERSION
-from park.operator.kuberay import child_object, job_cluster_spec, ray_job_spec
+from park.operator.kuberay import ray_job_spec
 from park.operator.settings import OperatorSettings
+from park.substrates.kuberay_specs import child_object, job_cluster_spec
 
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "e2e" / "cluster"

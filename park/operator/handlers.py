@@ -22,9 +22,9 @@ import kopf
 from park.core.meta import API_GROUP
 from park.operator.children import PLURALS, RAY_GROUP, RAY_VERSION
 from park.operator.crds import VERSION
-from park.operator.kuberay import MANAGED_BY, MANAGER, OWNER_KIND, OWNER_NAME
 from park.operator.reconcilers import Reconcilers
 from park.operator.settings import DEFAULT_RESYNC_SECONDS
+from park.substrates.kuberay_specs import MANAGED_BY, MANAGER, OWNER_KIND, OWNER_NAME
 
 logger = logging.getLogger(__name__)
 OWNED = {"ParkCluster": "RayCluster", "ParkJob": "RayJob", "ParkService": "RayService"}

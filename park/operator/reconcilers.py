@@ -20,18 +20,17 @@ from park.core.clock import Clock
 from park.core.errors import ConflictError, NotFoundError
 from park.core.resources import AnyResource, ParkCluster, ParkClusterSpec, ParkJob, ParkService
 from park.operator.children import ChildObjects
-from park.operator.kuberay import (
+from park.operator.kuberay import ray_job_spec, ray_service_spec
+from park.operator.mirror import cluster_status, job_status, service_phase, service_status
+from park.operator.settings import OperatorSettings
+from park.substrates.kuberay_specs import (
     ATTEMPT,
     SPEC_HASH,
     child_object,
     job_cluster_spec,
     ray_cluster_spec,
-    ray_job_spec,
-    ray_service_spec,
     spec_hash,
 )
-from park.operator.mirror import cluster_status, job_status, service_phase, service_status
-from park.operator.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
 CONFLICT_RETRIES = 5

@@ -9,7 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from park.core.resources import PodTemplate
-from park.operator.kuberay import DEFAULT_IMAGE
+from park.substrates.kuberay_specs import DEFAULT_IMAGE
 
 DEFAULT_RAY_IMAGE = DEFAULT_IMAGE
 DEFAULT_RESYNC_SECONDS = 300.0

@@ -10,18 +10,17 @@ import yaml
 
 from park.core.loading import load_documents
 from park.core.resources import AnyResource, ParkCluster, ParkJob, ParkService, PodTemplate, Toleration
-from park.operator.kuberay import (
+from park.operator.kuberay import ray_job_spec, ray_service_spec
+from park.operator.settings import DEFAULT_RAY_IMAGE, OperatorSettings
+from park.substrates.kuberay_specs import (
     GPU_RESOURCE,
     OWNER_NAME,
     SPEC_HASH,
     child_object,
     job_cluster_spec,
     ray_cluster_spec,
-    ray_job_spec,
-    ray_service_spec,
     spec_hash,
 )
-from park.operator.settings import DEFAULT_RAY_IMAGE, OperatorSettings
 
 
 def parse(text: str) -> AnyResource:

@@ -16,9 +16,9 @@ from park.core.clock import FakeClock
 from park.core.loading import load_documents
 from park.core.resources import Admission, AnyResource, ParkJob
 from park.operator.children import PLURALS
-from park.operator.kuberay import ATTEMPT
 from park.operator.reconcilers import Reconcilers
 from park.operator.settings import OperatorSettings
+from park.substrates.kuberay_specs import ATTEMPT
 
 
 def merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
