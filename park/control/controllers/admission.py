@@ -3,6 +3,10 @@
 Admission lives in `ParkJob.status.admission`, written only here; the job controller reads it: a job
 runs only while admitted, and a running job that loses admission is preempted (Preempting → Preempted,
 with its checkpoint), exactly like `spec.suspend`, the lever Kueue uses on Kubernetes Jobs.
+
+A workload waiting for admission that names a ParkPriorityClass which does not exist is left out of
+the snapshot (`priority_class_problem`): it waits, told why, and everything else schedules. One that
+already holds capacity keeps it, at its `spec.priority`, as a Pod keeps running when its class goes.
 """
 
 from __future__ import annotations
@@ -98,6 +102,28 @@ def job_priority(job: ParkJob, classes: Mapping[str, int]) -> int:
     return classes.get(name, job.spec.priority) if name else job.spec.priority
 
 
+def waits_for_admission(obj: ParkJob | ParkService) -> bool:
+    """It asks for capacity and holds none yet: not finished, deleted or suspended, never admitted."""
+    if isinstance(obj, ParkService):
+        admission = obj.status.admission
+        return wants_capacity(obj) and (admission is None or admission.admitted_at is None)
+    if obj.status.phase in TERMINAL_JOB_PHASES or obj.metadata.deletion_timestamp is not None:
+        return False
+    admitted = obj.status.admission is not None and obj.status.admission.admitted
+    return not (obj.spec.suspend or admitted or obj.status.phase in HOLDING_PHASES)
+
+
+def priority_class_problem(obj: ParkJob | ParkService, classes: Mapping[str, int]) -> str | None:
+    """Why a waiting workload cannot be admitted yet: the priority class it names does not exist."""
+    name = obj.spec.priority_class_name
+    if name is None or name in classes or not waits_for_admission(obj):
+        return None
+    return (
+        f"ParkPriorityClass {name!r} does not exist: create it, or change spec.priorityClassName; "
+        "until then it is not considered for admission"
+    )
+
+
 def job_demand(job: ParkJob) -> tuple[Resources, int]:
     """Per-replica resources and replica count; a job without `spec.resources` is its driver (≥ 1 CPU)."""
     if job.spec.resources is not None:
@@ -117,7 +143,7 @@ def workload_of(job: ParkJob, classes: Mapping[str, int], now: float) -> Workloa
     admission = job.status.admission
     admitted = admission is not None and admission.admitted
     running = job.status.phase in HOLDING_PHASES
-    if job.spec.suspend and not running:
+    if (job.spec.suspend and not running) or priority_class_problem(job, classes):
         return None
     per_pod, pods = job_demand(job)
     created = _epoch(job.metadata.creation_timestamp, now)
@@ -170,7 +196,7 @@ def service_workloads(service: ParkService, classes: Mapping[str, int], now: flo
     ones; replicas beyond Serve's current target are not listed, which returns their capacity. Service
     replicas are not preemptible: Park does not yet shrink a running Serve deployment (see scheduling.md).
     """
-    if not wants_capacity(service):
+    if not wants_capacity(service) or priority_class_problem(service, classes):
         return []
     admission = service.status.admission
     granted = admission.replicas if admission is not None else {}

@@ -4,8 +4,8 @@ between changes when time alone could change a decision (`next_wait`).
 It only writes admissions and queue status; starting and preempting are the job controller's business.
 While running it reads from an informer cache (`InformerCache`) fed by the watch stream and by its own
 writes, so a cycle costs the engine's work and the writes it decides, not a list of every object.
-One object it cannot schedule (unreadable, or refused by the engine) is told so on the object
-(`ObjectProblems`) and left out; the cycle goes on for the others.
+One object it cannot schedule (unreadable, refused by the engine, naming a priority class that does not
+exist) is told so on the object (`ObjectProblems`) and left out; the cycle goes on for the others.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 
-from park.control.controllers.admission import snapshot_of, workload_id
+from park.control.controllers.admission import class_values, priority_class_problem, snapshot_of, workload_id
 from park.control.controllers.informer import InformerCache, version
 from park.control.controllers.problems import ObjectProblems
 from park.control.controllers.service_grants import ServiceGrants
@@ -78,7 +78,7 @@ class SchedulerLoop:
         self._debounce = debounce
         self._wake = asyncio.Event()
         self._cache = cache
-        self._problems = ObjectProblems(store=store)
+        self._problems = ObjectProblems(store=store, clock=clock, written=self._remember)
 
     async def run(self) -> None:
         """Cycle on every change and every `interval` until cancelled; a failed watch fails the loop."""
@@ -129,8 +129,11 @@ class SchedulerLoop:
         self._problems.invalid(invalid)
         queues = [q for q in listed["ParkQueue"] if isinstance(q, ParkQueue)]
         classes = [c for c in listed["ParkPriorityClass"] if isinstance(c, ParkPriorityClass)]
-        jobs = [j for j in listed["ParkJob"] if isinstance(j, ParkJob)]
-        services = [s for s in listed["ParkService"] if isinstance(s, ParkService)]
+        values = class_values(classes)
+        jobs = self._problems.admissible([j for j in listed["ParkJob"] if isinstance(j, ParkJob)], values)
+        services = self._problems.admissible(
+            [s for s in listed["ParkService"] if isinstance(s, ParkService)], values
+        )
         left_out: set[ResourceKey] = set()
 
         def refuse(obj: AnyResource, problem: str) -> None:
@@ -142,7 +145,7 @@ class SchedulerLoop:
         engine = Scheduler.from_snapshot(snapshot, self._config)
         decisions = engine.cycle(now.timestamp(), explain_all=True)
         by_id = {workload_id(job): job for job in jobs}
-        waiting = [s for s in services if s.key not in left_out]
+        waiting = [s for s in services if s.key not in left_out and not priority_class_problem(s, values)]
         grants = ServiceGrants(self._store, waiting, written=self._remember)
         for decision in decisions:
             if grants.take(decision):
