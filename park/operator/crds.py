@@ -102,7 +102,7 @@ def crd(info: KindInfo) -> dict[str, Any]:
                 "listKind": f"{info.kind}List",
                 "plural": plural(info),
                 "singular": info.kind.lower(),
-                "shortNames": [name for name in info.short_names if not name.startswith("park")],
+                "shortNames": list(info.short_names),
                 "categories": [CATEGORY],
             },
             "versions": [
