@@ -80,6 +80,7 @@ class KubernetesStore:
     def get(self, kind: str, namespace: str | None, name: str) -> AnyResource:
         found = self._read(kind, namespace, name)
         if isinstance(found, InvalidObject):
+            self._invalid_log.report(found)
             raise unreadable(found)
         return found
 

@@ -73,6 +73,7 @@ class SQLiteStore:
             _, body = _row(db, info.kind, rules.lookup_namespace(info, namespace, name), name)
         decoded = _decode(info.kind, body)
         if isinstance(decoded, InvalidObject):
+            self._invalid_log.report(decoded)
             raise unreadable(decoded)
         return decoded
 
