@@ -63,9 +63,8 @@ class ObjectProblems:
         if current is not None and current.model_copy(update={"last_transition_time": None}) == condition:
             return obj
         updated = self._write(obj, condition, problem)
-        if updated is not None and problem is not None:
-            self._store.record_event(updated, type="Warning", reason=UNKNOWN_PRIORITY_CLASS, message=problem)
-            logger.info("%s: %s", updated.key, problem)
+        if updated is not None and problem is not None:  # written only when it changed: one event
+            self._warning(updated, UNKNOWN_PRIORITY_CLASS, problem)
         return updated if updated is not None else obj
 
     def _write(self, obj: Workload, condition: Condition, problem: str | None) -> Workload | None:
@@ -88,12 +87,14 @@ class ObjectProblems:
     def _warn_once(self, obj: AnyResource | InvalidObject, reason: str, message: str) -> None:
         uid = obj.uid if isinstance(obj, InvalidObject) else obj.metadata.uid or ""
         marker = (obj.key, uid, message)
-        if marker in self._reported:
-            return
+        if marker not in self._reported and self._warning(obj, reason, message):
+            self._reported.add(marker)
+
+    def _warning(self, obj: AnyResource | InvalidObject, reason: str, message: str) -> bool:
+        logger.warning("%s: %s", obj.key, message)
         try:
             self._store.record_event(obj, type="Warning", reason=reason, message=message)
         except ParkError as exc:  # an event is a courtesy: the cycle goes on without it
             logger.warning("%s: could not record the event %s (%s)", obj.key, reason, exc)
-            return
-        self._reported.add(marker)
-        logger.warning("%s: %s", obj.key, message)
+            return False
+        return True
