@@ -166,7 +166,8 @@ def delete(
     info = kind_info(kind)
     with obj.client() as client:
         deleted = client.delete(info.kind, namespace if info.namespaced else None, name)
-    pending = " (finishing: cleanup in progress)" if deleted.metadata.deletion_timestamp else ""
+    finishing = deleted is not None and deleted.metadata.deletion_timestamp is not None
+    pending = " (finishing: cleanup in progress)" if finishing else ""
     out.print(f"{info.singular}/{name} deleted{pending}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -12,11 +13,20 @@ from typing import Any, Literal
 
 import httpx
 
-from park.core.errors import ERRORS_BY_REASON, ApiUnavailableError, ConflictError, NotFoundError, ParkError
+from park.core.errors import (
+    ERRORS_BY_REASON,
+    ApiUnavailableError,
+    ConflictError,
+    NotFoundError,
+    ParkError,
+    warning_text,
+)
 from park.core.kinds import KindInfo, kind_info
 from park.core.loading import parse_resource
 from park.core.resources import AnyResource
 from park.core.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,11 +54,26 @@ def _raise_for(response: httpx.Response) -> None:
     raise ERRORS_BY_REASON.get(reason, ParkError)(message)
 
 
+def _log_warning(text: str) -> None:
+    logger.warning("%s", text)
+
+
 class ParkClient:
-    def __init__(self, server: str, token: str | None, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        server: str,
+        token: str | None,
+        *,
+        timeout: float = 30.0,
+        on_warning: Callable[[str], None] = _log_warning,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """`on_warning` is told each Warning the server sends with an answer (an object it left out);
+        `transport` replaces the network (tests pass an `httpx.MockTransport`)."""
         self.server = server.rstrip("/")
+        self._on_warning = on_warning
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout)
+        self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout, transport=transport)
         self._streams: set[httpx.Response] = set()
         self._streams_lock = threading.Lock()
 
@@ -74,6 +99,8 @@ class ParkClient:
                 f"cannot reach the Park API at {self.server} ({exc}); is `park up` running?"
             ) from exc
         _raise_for(response)
+        for header in response.headers.get_list("warning"):
+            self._on_warning(warning_text(header))
         return response
 
     @staticmethod
@@ -138,8 +165,12 @@ class ParkClient:
         path = self.path(info, obj.metadata.namespace, obj.metadata.name)
         return parse_resource(self._request("PUT", path, json=obj.to_dict()).json())
 
-    def delete(self, kind: str, namespace: str | None, name: str) -> AnyResource:
-        return parse_resource(self._request("DELETE", self.path(kind_info(kind), namespace, name)).json())
+    def delete(self, kind: str, namespace: str | None, name: str) -> AnyResource | None:
+        """The object as it now stands (being deleted), or None when it is gone."""
+        body = self._request("DELETE", self.path(kind_info(kind), namespace, name)).json()
+        if body.get("kind") == "Status":  # it was one the server could not read: removed at once
+            return None
+        return parse_resource(body)
 
     def events(self, kind: str, namespace: str | None, name: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self._request(
@@ -307,7 +338,7 @@ def _interrupt(response: httpx.Response) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-def connect(settings: Settings) -> ParkClient:
+def connect(settings: Settings, *, on_warning: Callable[[str], None] = _log_warning) -> ParkClient:
     """A client for the server named by settings, else the one `park up` recorded in its state dir."""
     server, token = settings.server, settings.token
     if server is None and settings.server_file.exists():
@@ -318,4 +349,4 @@ def connect(settings: Settings) -> ParkClient:
         raise ApiUnavailableError(
             f"no Park server found in {settings.state_dir}: run `park up`, or set PARK_SERVER and PARK_TOKEN"
         )
-    return ParkClient(server, token)
+    return ParkClient(server, token, on_warning=on_warning)

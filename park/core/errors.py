@@ -14,9 +14,14 @@
 
 HTTP status codes are mapped in one place (`park.api.errors`); the client maps them back
 (`park.client`), so a CLI user sees the same one-line message the server produced.
+
+An answer that succeeded in part (a list that left out an object it could not read) carries one
+HTTP `Warning` header per problem, as the Kubernetes API server does; the CLI prints them, as kubectl does.
 """
 
 from __future__ import annotations
+
+import re
 
 
 class ParkError(Exception):
@@ -88,3 +93,20 @@ ERRORS_BY_REASON: dict[str, type[ParkError]] = {
         SubstrateUnavailableError,
     )
 }
+
+
+_WARNING_PREFIX, _WARNING_SUFFIX = '299 - "', '"'
+
+
+def warning_header(text: str) -> str:
+    """`text` as an HTTP Warning header value (`299 - "text"`, quoted, ASCII only)."""
+    one_line = re.sub(r"[\r\n]+", " ", text)
+    ascii_only = one_line.encode("ascii", "backslashreplace").decode("ascii")  # é -> \xe9
+    return _WARNING_PREFIX + ascii_only.replace("\\", "\\\\").replace('"', '\\"') + _WARNING_SUFFIX
+
+
+def warning_text(header: str) -> str:
+    """The text of a Warning header value written by `warning_header` (or any other, as it is)."""
+    if not (header.startswith(_WARNING_PREFIX) and header.endswith(_WARNING_SUFFIX)):
+        return header
+    return re.sub(r"\\(.)", r"\1", header[len(_WARNING_PREFIX) : -len(_WARNING_SUFFIX)])

@@ -12,17 +12,16 @@ from pydantic.alias_generators import to_camel
 API_GROUP = "park.dev"
 API_VERSION = "park.dev/v1alpha1"
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_LABEL_RULE = "at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
+_DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 
 def check_dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
-        raise ValueError(
-            f"{value!r} is not a DNS label: use at most 63 lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit"
-        )
+    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
+        raise ValueError(f"{value!r} is not a DNS label: use {DNS_LABEL_RULE}")
     return value
 
 
@@ -40,7 +39,7 @@ def check_labels(labels: dict[str, str]) -> dict[str, str]:
 DnsLabel = Annotated[
     str,
     AfterValidator(check_dns_label),
-    WithJsonSchema({"type": "string", "maxLength": 63, "pattern": _DNS_LABEL.pattern}),
+    WithJsonSchema({"type": "string", "maxLength": 63, "pattern": DNS_LABEL_PATTERN}),
 ]
 
 

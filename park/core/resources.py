@@ -12,15 +12,33 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from park.core.meta import BaseStatus, DnsLabel, ObjectMeta, ParkModel, check_dns_label, kubernetes_rules
-from park.core.quantities import normalize_quantity, parse_quantity
+from park.core.meta import (
+    DNS_LABEL_PATTERN,
+    BaseStatus,
+    DnsLabel,
+    ObjectMeta,
+    ParkModel,
+    check_dns_label,
+    kubernetes_rules,
+)
+from park.core.quantities import QUANTITY_PATTERN, normalize_quantity, parse_quantity
 
 # Kubernetes spells quantities as int-or-string ("500m", "1Gi", 2); Park also takes 0.5 as a number.
+# `pattern` holds for the string form and `minimum` for the integer form (each applies to its own type).
 Quantity = Annotated[
     str,
     BeforeValidator(normalize_quantity),
-    WithJsonSchema({"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]}),
+    WithJsonSchema(
+        {
+            "x-kubernetes-int-or-string": True,
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "pattern": QUANTITY_PATTERN,
+            "minimum": 0,
+        }
+    ),
 ]
+Amounts = dict[str, Annotated[float, Field(ge=0)]]
+"""Custom resources by name (`custom: {"ray.io/tpu": 4}`): amounts are never negative."""
 
 
 class ComputeResources(ParkModel):
@@ -30,7 +48,7 @@ class ComputeResources(ParkModel):
     memory: Quantity | None = None
     gpu: int | None = Field(None, ge=0)  # None: not named (a quota leaves gpus unbounded); 0 is none
     accelerator: str | None = None
-    custom: dict[str, float] = Field(default_factory=dict)
+    custom: Amounts = Field(default_factory=dict)
 
     def cpu_cores(self) -> float:
         return parse_quantity(self.cpu) if self.cpu is not None else 0.0
@@ -175,7 +193,7 @@ class DriverResources(ParkModel):
     cpu: float | None = Field(None, ge=0)
     gpu: float | None = Field(None, ge=0)
     memory: Quantity | None = None
-    custom: dict[str, float] = Field(default_factory=dict)
+    custom: Amounts = Field(default_factory=dict)
 
 
 class GangResources(ParkModel):
@@ -294,7 +312,37 @@ class Admission(ParkModel):
 # ---------------------------------------------------------------- ParkService
 
 
-# What the API server checks of the Serve entries (the rest is Serve's schema, checked before deploying).
+# What the API server checks of the Serve entries: exactly what `ParkServiceSpec._serve_applications`
+# checks (the rest is Serve's schema, checked before deploying). Deployment names are unique through the
+# list's map keys; application names, which default to "app", through a CEL rule.
+_DEFAULT_APP = "app"
+_SERVE_DEPLOYMENTS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "x-kubernetes-list-type": "map",
+    "x-kubernetes-list-map-keys": ["name"],
+    "items": {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "num_replicas": {
+                "x-kubernetes-int-or-string": True,
+                "anyOf": [{"type": "integer"}, {"type": "string"}],
+                "minimum": 0,
+                "pattern": "^auto$",
+                "nullable": True,
+            },
+        },
+        "x-kubernetes-preserve-unknown-fields": True,
+    },
+}
+
+
+def _app_name(var: str) -> str:
+    """CEL: an application's name, as Serve defaults it."""
+    return f"(has({var}.name) ? {var}.name : '{_DEFAULT_APP}')"
+
+
 _SERVE_APPLICATIONS_SCHEMA: dict[str, Any] = {
     "type": "array",
     "minItems": 1,
@@ -304,11 +352,18 @@ _SERVE_APPLICATIONS_SCHEMA: dict[str, Any] = {
         "required": ["import_path"],
         "properties": {
             "import_path": {"type": "string", "minLength": 1},
-            "name": {"type": "string", "maxLength": 63, "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+            "name": {"type": "string", "maxLength": 63, "pattern": DNS_LABEL_PATTERN},
             "route_prefix": {"type": "string", "pattern": "^/"},
+            "deployments": _SERVE_DEPLOYMENTS_SCHEMA,
         },
         "x-kubernetes-preserve-unknown-fields": True,
     },
+    **kubernetes_rules(
+        (
+            f"self.all(a, self.exists_one(b, {_app_name('b')} == {_app_name('a')}))",
+            f"applications[].name must be unique (an application without a name is named '{_DEFAULT_APP}')",
+        )
+    ),
 }
 
 
@@ -334,7 +389,7 @@ class ParkServiceSpec(ParkModel):
             where = f"applications[{index}]"
             if not isinstance(app.get("import_path"), str) or not app["import_path"]:
                 raise ValueError(f"{where}.import_path is required (module.path:application_or_builder)")
-            name = app.get("name", "app")
+            name = app.get("name", _DEFAULT_APP)
             if not isinstance(name, str):
                 raise ValueError(f"{where}.name must be a string, got {name!r}")
             check_dns_label(name)
@@ -344,14 +399,27 @@ class ParkServiceSpec(ParkModel):
             prefix = app.get("route_prefix", "/")
             if not isinstance(prefix, str) or not prefix.startswith("/"):
                 raise ValueError(f"{where}.route_prefix must start with '/', got {prefix!r}")
-            deployments = app.get("deployments", [])
-            if not isinstance(deployments, list) or not all(
-                isinstance(d, dict) and isinstance(d.get("name"), str) for d in deployments
-            ):
-                raise ValueError(f"{where}.deployments must be a list of objects with a name")
-            if len({d["name"] for d in deployments}) != len(deployments):
-                raise ValueError(f"{where}.deployments names a deployment twice")
+            _check_deployments(where, app.get("deployments", []))
         return self
+
+
+def _check_deployments(where: str, deployments: object) -> None:
+    """What Park reads of an application's deployments: unique names and a sane `num_replicas`."""
+    if not isinstance(deployments, list) or not all(
+        isinstance(d, dict) and isinstance(d.get("name"), str) and d["name"] for d in deployments
+    ):
+        raise ValueError(f"{where}.deployments must be a list of objects with a name")
+    if len({d["name"] for d in deployments}) != len(deployments):
+        raise ValueError(f"{where}.deployments names a deployment twice")
+    for index, deployment in enumerate(deployments):
+        replicas = deployment.get("num_replicas")
+        if replicas is None or replicas == "auto":
+            continue
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+            raise ValueError(
+                f"{where}.deployments[{index}].num_replicas must be an integer >= 0 or 'auto', "
+                f"got {replicas!r}"
+            )
 
 
 ServicePhase = Literal["Pending", "Queued", "Deploying", "Running", "Unhealthy", "Failed", "Deleting"]

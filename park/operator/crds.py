@@ -5,6 +5,8 @@ Pydantic's JSON schema is turned into a Kubernetes *structural* OpenAPI v3 schem
 `additionalProperties: false` (the API server rejects unknown fields itself under strict field
 validation, kubectl's default), and the models' cross-field rules as CEL `x-kubernetes-validations`
 (declared next to each model in `park.core.resources`, so the API server and `park apply` agree).
+The schema of `metadata` is the API server's own; Park's stricter name (a DNS label) is a CEL rule at
+the root, the one place a CRD's rules can read `metadata.name`.
 """
 
 from __future__ import annotations
@@ -14,11 +16,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from park.core.kinds import KINDS, KindInfo
-from park.core.meta import API_GROUP
+from park.core.meta import API_GROUP, DNS_LABEL_PATTERN, DNS_LABEL_RULE, kubernetes_rules
 
 VERSION = "v1alpha1"
 CATEGORY = "park"
 _DROPPED_KEYS = ("title", "default", "additionalProperties", "discriminator", "examples")
+NAME_RULE = kubernetes_rules(
+    (
+        f"size(self.metadata.name) <= 63 && self.metadata.name.matches('{DNS_LABEL_PATTERN}')",
+        f"metadata.name must be a DNS label: {DNS_LABEL_RULE}",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ def crd(info: KindInfo) -> dict[str, Any]:
                 "listKind": f"{info.kind}List",
                 "plural": plural(info),
                 "singular": info.kind.lower(),
-                "shortNames": [name for name in info.short_names if not name.startswith("park")],
+                "shortNames": list(info.short_names),
                 "categories": [CATEGORY],
             },
             "versions": [
@@ -116,6 +124,7 @@ def crd(info: KindInfo) -> dict[str, Any]:
                                 "spec": spec_schema,
                                 "status": status_schema,
                             },
+                            **NAME_RULE,
                         }
                     },
                 }

@@ -7,6 +7,8 @@ kopf does not retry event handlers, so they retry a failed reconcile themselves 
 resync timer (`PARK_OPERATOR_RESYNC_SECONDS`, 300 s) is only the last resort. Every timer tick costs
 two GETs per object, so at 30 s a thousand idle objects kept ~70% of a core and the API server busy.
 kopf posts its own events only for failures; Park's events are written by the reconcilers.
+An object Park cannot read (applied before its CRD had a rule) is not retried: nothing changes until the
+object does, and that change calls the handlers again. The store logs it once; the scheduler warns on it.
 No finalizers: children carry owner references, so the garbage collector removes them with the owner.
 """
 
@@ -19,6 +21,7 @@ from typing import Any
 
 import kopf
 
+from park.core.errors import InvalidError
 from park.core.meta import API_GROUP
 from park.operator.children import PLURALS, RAY_GROUP, RAY_VERSION
 from park.operator.crds import VERSION
@@ -56,6 +59,9 @@ def _reconcile_retrying(
         try:
             reconcilers.reconcile(kind, namespace, name)
             return
+        except InvalidError as exc:
+            logger.debug("not reconciling %s %s/%s: %s", kind, namespace, name, exc)
+            return
         except Exception:
             if delay is None:
                 logger.exception(
@@ -80,7 +86,16 @@ def _register_owner(
     plural = PARK_PLURALS[kind]
 
     def converge(*, name: str, namespace: str | None, **_: Any) -> None:
-        reconcilers.reconcile(kind, namespace or "default", name)
+        try:
+            reconcilers.reconcile(kind, namespace or "default", name)
+        except InvalidError as exc:  # retrying cannot help: the next change of the object calls again
+            raise kopf.PermanentError(str(exc)) from exc
+
+    def resync(*, name: str, namespace: str | None, **_: Any) -> None:
+        try:
+            reconcilers.reconcile(kind, namespace or "default", name)
+        except InvalidError as exc:
+            logger.debug("not reconciling %s %s/%s: %s", kind, namespace, name, exc)
 
     def on_event(*, name: str, namespace: str | None, type: str, **_: Any) -> None:
         if type == "DELETED":
@@ -101,7 +116,7 @@ def _register_owner(
         idle=min(10.0, resync_seconds),
         registry=registry,
         id=f"resync-{plural}",
-    )(converge)
+    )(resync)
 
 
 def _register_child(

@@ -5,6 +5,8 @@ objects ↔ custom-object dicts, `ApiException` status codes ↔ Park's errors, 
 `update_status`, and core/v1 Events (deduplicated by object, reason and message, counted like kubectl's)
 for `record_event`. Watches run the client's blocking watch in a thread per kind and hand events to the
 asyncio side; an expired resourceVersion (410) surfaces as `GoneError`, exactly as in embedded mode.
+An object Park's model refuses (applied before its CRD had the rule) hides only itself, as in the
+embedded store: lists report it, watches skip it (`park.control.store.decoding`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ from kubernetes import client as k8s
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
-from park.control.store.interface import EventType, ListResult, ObjectEvent, WatchEvent, WatchEventType
+from park.control.store.decoding import InvalidLog, invalid_object, reference, split, unreadable
+from park.control.store.interface import (
+    EventType,
+    InvalidObject,
+    ListResult,
+    ObjectEvent,
+    WatchEvent,
+    WatchEventType,
+)
 from park.control.store.selectors import LabelSelector
 from park.core.errors import (
     AlreadyExistsError,
@@ -36,7 +46,7 @@ from park.core.errors import (
 )
 from park.core.kinds import KINDS, KindInfo, kind_info
 from park.core.loading import parse_resource
-from park.core.meta import API_GROUP
+from park.core.meta import API_GROUP, API_VERSION
 from park.core.resources import AnyResource
 from park.operator.crds import VERSION, plural
 
@@ -63,10 +73,18 @@ class KubernetesStore:
     def __init__(self, api_client: k8s.ApiClient) -> None:
         self._objects = k8s.CustomObjectsApi(api_client)
         self._core = k8s.CoreV1Api(api_client)
+        self._invalid_log = InvalidLog()
 
     # reads
 
     def get(self, kind: str, namespace: str | None, name: str) -> AnyResource:
+        found = self._read(kind, namespace, name)
+        if isinstance(found, InvalidObject):
+            self._invalid_log.report(found)
+            raise unreadable(found)
+        return found
+
+    def _read(self, kind: str, namespace: str | None, name: str) -> AnyResource | InvalidObject:
         info = kind_info(kind)
         with _errors(f"{info.kind} {name}"):
             if info.namespaced:
@@ -75,7 +93,7 @@ class KubernetesStore:
                 )
             else:
                 body = self._objects.get_cluster_custom_object(API_GROUP, VERSION, plural(info), name)
-        return to_park(_body(body))
+        return decode(info.kind, _body(body))
 
     def list(
         self, kind: str, *, namespace: str | None = None, selector: LabelSelector | None = None
@@ -89,10 +107,13 @@ class KubernetesStore:
             else:
                 body = self._objects.list_cluster_custom_object(API_GROUP, VERSION, plural(info))
         listed = _body(body)
-        items = [to_park(item) for item in listed.get("items", [])]
+        items, invalid = split(decode(info.kind, item) for item in listed.get("items", []))
+        for problem in invalid:
+            self._invalid_log.report(problem)
         if selector is not None:
             items = [obj for obj in items if selector.matches(obj.metadata.labels)]
-        return ListResult(items=items, resource_version=int(listed["metadata"]["resourceVersion"]))
+        version = int(listed["metadata"]["resourceVersion"])
+        return ListResult(items=items, resource_version=version, invalid=invalid)
 
     def current_resource_version(self) -> int:
         info = KINDS["ParkQueue"]
@@ -123,9 +144,9 @@ class KubernetesStore:
 
     def delete(
         self, kind: str, namespace: str | None, name: str, *, resource_version: str | None = None
-    ) -> AnyResource:
+    ) -> AnyResource | InvalidObject:
         info = kind_info(kind)
-        before = self.get(info.kind, namespace, name)
+        before = self._read(info.kind, namespace, name)
         options = k8s.V1DeleteOptions(
             preconditions=k8s.V1Preconditions(resource_version=resource_version) if resource_version else None
         )
@@ -139,7 +160,7 @@ class KubernetesStore:
                     API_GROUP, VERSION, plural(info), name, body=options
                 )
         try:
-            return self.get(info.kind, namespace, name)  # still there: finalizers remain
+            return self._read(info.kind, namespace, name)  # still there: finalizers remain
         except NotFoundError:
             return before
 
@@ -266,7 +287,10 @@ class KubernetesStore:
                     raise SubstrateUnavailableError(f"watch of {info.plural} failed: {status.get('message')}")
                 if kind not in ("ADDED", "MODIFIED", "DELETED"):
                     continue  # BOOKMARK
-                obj = to_park(raw["raw_object"])
+                obj = decode(info.kind, raw["raw_object"])
+                if isinstance(obj, InvalidObject):
+                    self._invalid_log.report(obj)  # a watcher never sees it; a list names it
+                    continue
                 rv = int(obj.metadata.resource_version or since)
                 watch_type: WatchEventType = kind  # type: ignore[assignment]
                 yield WatchEvent(type=watch_type, resource_version=rv, object=obj)
@@ -281,10 +305,13 @@ class KubernetesStore:
 
     # events
 
-    def record_event(self, obj: AnyResource, *, type: EventType, reason: str, message: str) -> None:
-        namespace = obj.metadata.namespace or EVENT_NAMESPACE_FOR_CLUSTER_OBJECTS
-        digest = hashlib.sha256(f"{obj.metadata.uid}\0{reason}\0{message}".encode()).hexdigest()[:12]
-        name = f"{obj.metadata.name}.{digest}"
+    def record_event(
+        self, obj: AnyResource | InvalidObject, *, type: EventType, reason: str, message: str
+    ) -> None:
+        kind, object_namespace, object_name, uid = reference(obj)
+        namespace = object_namespace or EVENT_NAMESPACE_FOR_CLUSTER_OBJECTS
+        digest = hashlib.sha256(f"{uid}\0{reason}\0{message}".encode()).hexdigest()[:12]
+        name = f"{object_name}.{digest}"
         now = datetime.now(UTC)
         try:
             existing = self._core.read_namespaced_event(name, namespace)
@@ -294,11 +321,7 @@ class KubernetesStore:
             event = k8s.CoreV1Event(
                 metadata=k8s.V1ObjectMeta(name=name, namespace=namespace),
                 involved_object=k8s.V1ObjectReference(
-                    api_version=obj.api_version,
-                    kind=obj.kind,
-                    name=obj.metadata.name,
-                    namespace=obj.metadata.namespace,
-                    uid=obj.metadata.uid,
+                    api_version=API_VERSION, kind=kind, name=object_name, namespace=object_namespace, uid=uid
                 ),
                 type=type,
                 reason=reason,
@@ -342,6 +365,14 @@ def to_park(body: dict[str, Any]) -> AnyResource:
     metadata = {key: value for key, value in body.get("metadata", {}).items() if key in _META_FIELDS}
     data = {**body, "metadata": metadata}
     return parse_resource(data, default_namespace=metadata.get("namespace") or "default")
+
+
+def decode(kind: str, body: dict[str, Any]) -> AnyResource | InvalidObject:
+    """`to_park`, or what can be said of a custom object Park's model refuses."""
+    try:
+        return to_park(body)
+    except InvalidError as exc:
+        return invalid_object(kind, body, exc.message)
 
 
 def to_kubernetes(obj: AnyResource, *, with_status: bool) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def resources() -> dict[str, Any]:
                 "kind": info.kind,
                 "plural": info.plural,
                 "singular": info.singular,
-                "shortNames": list(info.short_names),
+                "shortNames": [*info.short_names, *info.aliases],
                 "namespaced": info.namespaced,
             }
             for info in KINDS.values()

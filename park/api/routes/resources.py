@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Response
 
 from park.api.deps import ContextDep, require_token
 from park.control.store import parse_selector
-from park.core.errors import InvalidError
+from park.control.store.interface import InvalidObject
+from park.core.errors import InvalidError, warning_header
 from park.core.kinds import KINDS, KindInfo, by_plural
 from park.core.loading import parse_resource
 from park.core.meta import API_VERSION
@@ -43,14 +44,27 @@ def _parse_body(info: KindInfo, body: dict[str, Any], namespace: str | None, nam
     return obj
 
 
-def _list(context: ContextDep, info: KindInfo, namespace: str | None, selector: str | None) -> dict[str, Any]:
+def _list(
+    context: ContextDep, info: KindInfo, namespace: str | None, selector: str | None, response: Response
+) -> dict[str, Any]:
+    """The objects Park can read; each one it cannot is named in a Warning header instead."""
     listed = context.store.list(info.kind, namespace=namespace, selector=parse_selector(selector))
+    for invalid in listed.invalid:
+        response.headers.append("Warning", warning_header(f"{invalid}; it is left out (fix it or delete it)"))
     return {
         "apiVersion": API_VERSION,
         "kind": f"{info.kind}List",
         "metadata": {"resourceVersion": str(listed.resource_version)},
         "items": [obj.to_dict() for obj in listed.items],
     }
+
+
+def _deleted(obj: AnyResource | InvalidObject) -> dict[str, Any]:
+    """The deleted object, or for one Park could not read, a Status (as Kubernetes answers)."""
+    if isinstance(obj, InvalidObject):
+        details = {"kind": obj.kind, "name": obj.name, "uid": obj.uid}
+        return {"apiVersion": "v1", "kind": "Status", "status": "Success", "details": details}
+    return obj.to_dict()
 
 
 def _events(context: ContextDep, info: KindInfo, namespace: str | None, name: str) -> dict[str, Any]:
@@ -76,17 +90,21 @@ def list_namespaced(
     context: ContextDep,
     namespace: str,
     plural: str,
+    response: Response,
     label_selector: str | None = Query(None, alias="labelSelector"),
 ) -> dict[str, Any]:
-    return _list(context, _kind(plural, namespaced=True), namespace, label_selector)
+    return _list(context, _kind(plural, namespaced=True), namespace, label_selector, response)
 
 
 @router.get("/{plural}")
 def list_all(
-    context: ContextDep, plural: str, label_selector: str | None = Query(None, alias="labelSelector")
+    context: ContextDep,
+    plural: str,
+    response: Response,
+    label_selector: str | None = Query(None, alias="labelSelector"),
 ) -> dict[str, Any]:
     """Cluster-scoped kinds (queues), or a namespaced kind across all namespaces."""
-    return _list(context, by_plural(plural), None, label_selector)
+    return _list(context, by_plural(plural), None, label_selector, response)
 
 
 @router.post("/namespaces/{namespace}/{plural}", status_code=201)
@@ -130,7 +148,7 @@ def delete_namespaced(
     context: ContextDep, namespace: str, plural: str, name: str, resource_version: str | None = None
 ) -> dict[str, Any]:
     info = _kind(plural, namespaced=True)
-    return context.store.delete(info.kind, namespace, name, resource_version=resource_version).to_dict()
+    return _deleted(context.store.delete(info.kind, namespace, name, resource_version=resource_version))
 
 
 @router.delete("/{plural}/{name}")
@@ -138,7 +156,7 @@ def delete_cluster_scoped(
     context: ContextDep, plural: str, name: str, resource_version: str | None = None
 ) -> dict[str, Any]:
     info = _kind(plural, namespaced=False)
-    return context.store.delete(info.kind, None, name, resource_version=resource_version).to_dict()
+    return _deleted(context.store.delete(info.kind, None, name, resource_version=resource_version))
 
 
 @router.get("/namespaces/{namespace}/{plural}/{name}/events")

@@ -3,11 +3,15 @@
 Admission lives in `ParkJob.status.admission`, written only here; the job controller reads it: a job
 runs only while admitted, and a running job that loses admission is preempted (Preempting → Preempted,
 with its checkpoint), exactly like `spec.suspend`, the lever Kueue uses on Kubernetes Jobs.
+
+A workload waiting for admission that names a ParkPriorityClass which does not exist is left out of
+the snapshot (`priority_class_problem`): it waits, told why, and everything else schedules. One that
+already holds capacity keeps it, at its `spec.priority`, as a Pod keeps running when its class goes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from park.control.scheduler import (
@@ -25,8 +29,10 @@ from park.control.scheduler import (
     WorkloadId,
     WorkloadKind,
 )
+from park.core.errors import ParkError
 from park.core.resources import (
     TERMINAL_JOB_PHASES,
+    AnyResource,
     ComputeResources,
     ParkJob,
     ParkPriorityClass,
@@ -35,6 +41,7 @@ from park.core.resources import (
 )
 
 SERVICE_REPLICA = "@"  # service workload ids: <namespace>/<name>@<application>/<deployment>#<index>
+HOLDING_PHASES = frozenset({"Submitting", "Starting", "Running", "Preempting"})
 
 
 def resources_of(spec: ComputeResources | None) -> Resources:
@@ -90,9 +97,31 @@ def workload_id(job: ParkJob) -> WorkloadId:
     return WorkloadId(f"{job.metadata.namespace}/{job.metadata.name}")
 
 
-def job_priority(job: ParkJob, classes: dict[str, int]) -> int:
+def job_priority(job: ParkJob, classes: Mapping[str, int]) -> int:
     name = job.spec.priority_class_name
     return classes.get(name, job.spec.priority) if name else job.spec.priority
+
+
+def waits_for_admission(obj: ParkJob | ParkService) -> bool:
+    """It asks for capacity and holds none yet: not finished, deleted or suspended, never admitted."""
+    if isinstance(obj, ParkService):
+        admission = obj.status.admission
+        return wants_capacity(obj) and (admission is None or admission.admitted_at is None)
+    if obj.status.phase in TERMINAL_JOB_PHASES or obj.metadata.deletion_timestamp is not None:
+        return False
+    admitted = obj.status.admission is not None and obj.status.admission.admitted
+    return not (obj.spec.suspend or admitted or obj.status.phase in HOLDING_PHASES)
+
+
+def priority_class_problem(obj: ParkJob | ParkService, classes: Mapping[str, int]) -> str | None:
+    """Why a waiting workload cannot be admitted yet: the priority class it names does not exist."""
+    name = obj.spec.priority_class_name
+    if name is None or name in classes or not waits_for_admission(obj):
+        return None
+    return (
+        f"ParkPriorityClass {name!r} does not exist: create it, or change spec.priorityClassName; "
+        "until then it is not considered for admission"
+    )
 
 
 def job_demand(job: ParkJob) -> tuple[Resources, int]:
@@ -107,14 +136,14 @@ def _epoch(when: datetime | None, default: float) -> float:
     return when.timestamp() if when is not None else default
 
 
-def workload_of(job: ParkJob, classes: dict[str, int], now: float) -> Workload | None:
+def workload_of(job: ParkJob, classes: Mapping[str, int], now: float) -> Workload | None:
     """The job as the engine sees it, or None when it neither holds nor wants capacity."""
     if job.status.phase in TERMINAL_JOB_PHASES or job.metadata.deletion_timestamp is not None:
         return None
     admission = job.status.admission
     admitted = admission is not None and admission.admitted
-    running = job.status.phase in ("Submitting", "Starting", "Running", "Preempting")
-    if job.spec.suspend and not running:
+    running = job.status.phase in HOLDING_PHASES
+    if (job.spec.suspend and not running) or priority_class_problem(job, classes):
         return None
     per_pod, pods = job_demand(job)
     created = _epoch(job.metadata.creation_timestamp, now)
@@ -160,14 +189,14 @@ def wants_capacity(service: ParkService) -> bool:
     return service.status.phase == "Queued" or admitted
 
 
-def service_workloads(service: ParkService, classes: dict[str, int], now: float) -> list[Workload]:
+def service_workloads(service: ParkService, classes: Mapping[str, int], now: float) -> list[Workload]:
     """One workload per replica Serve wants (or the spec asks for, before Serve reports).
 
     Replicas are interchangeable, so the first `admission.replicas[deployment]` of them are the admitted
     ones; replicas beyond Serve's current target are not listed, which returns their capacity. Service
     replicas are not preemptible: Park does not yet shrink a running Serve deployment (see scheduling.md).
     """
-    if not wants_capacity(service):
+    if not wants_capacity(service) or priority_class_problem(service, classes):
         return []
     admission = service.status.admission
     granted = admission.replicas if admission is not None else {}
@@ -197,15 +226,44 @@ def service_workloads(service: ParkService, classes: dict[str, int], now: float)
     return workloads
 
 
+def class_values(classes: Iterable[ParkPriorityClass]) -> dict[str, int]:
+    return {pc.metadata.name: pc.spec.value for pc in classes}
+
+
+def _raise(obj: AnyResource, problem: str) -> None:
+    raise ValueError(f"{obj.key}: {problem}")
+
+
 def snapshot_of(
     queues: Iterable[ParkQueue],
     jobs: Iterable[ParkJob],
     classes: Iterable[ParkPriorityClass],
     now: float,
     services: Iterable[ParkService] = (),
+    *,
+    refused: Callable[[AnyResource, str], None] = _raise,
 ) -> Snapshot:
-    values = {pc.metadata.name: pc.spec.value for pc in classes}
-    workloads = [w for w in (workload_of(job, values, now) for job in jobs) if w is not None]
+    """The engine's view of these objects. An object the engine refuses (a value no model rule caught)
+    goes to `refused` and is left out, so it cannot stop the cycle for every other object."""
+    values = class_values(classes)
+    workloads: list[Workload] = []
+    for job in jobs:
+        try:
+            workload = workload_of(job, values, now)
+        except (ValueError, ParkError) as exc:
+            refused(job, str(exc))
+            continue
+        if workload is not None:
+            workloads.append(workload)
     for service in services:
-        workloads += service_workloads(service, values, now)
-    return Snapshot(queues=tuple(queue_spec(q) for q in queues), workloads=tuple(workloads))
+        try:
+            workloads += service_workloads(service, values, now)
+        except (ValueError, ParkError) as exc:
+            refused(service, str(exc))
+    specs = []
+    for queue in queues:
+        try:
+            specs.append(queue_spec(queue))
+        except (ValueError, ParkError) as exc:
+            refused(queue, str(exc))
+    return Snapshot(queues=tuple(specs), workloads=tuple(workloads))

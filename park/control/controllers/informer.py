@@ -10,14 +10,16 @@ The owner's own writes go in at once (`remember`): a cycle that ran before the w
 would otherwise decide again on what it had already decided (admit a job twice, count freed quota twice).
 Any object is replaced only by a newer resourceVersion, so a late watch event never rolls a write back,
 and a deleted object's tombstone keeps a write that raced with the deletion from bringing it back.
+What a list could not decode is kept apart (`invalid`) for the owner to report; the watch skips it.
 """
 
 from __future__ import annotations
 
+import builtins
 import threading
 
 from park.control.store import Store
-from park.control.store.interface import WatchEvent
+from park.control.store.interface import InvalidObject, WatchEvent
 from park.core.resources import AnyResource, ResourceKey
 
 
@@ -34,18 +36,21 @@ class InformerCache:
         self._objects: dict[str, dict[ResourceKey, AnyResource]] = {kind: {} for kind in kinds}
         self._listed_at: dict[str, int] = {}
         self._deleted: dict[ResourceKey, int] = {}  # tombstones since the last list
+        self._invalid: list[InvalidObject] = []  # what the last list could not decode
         self._lock = threading.Lock()
 
     def sync(self) -> int:
         """List every kind afresh; returns the resourceVersion to watch from."""
         objects: dict[str, dict[ResourceKey, AnyResource]] = {}
         listed_at: dict[str, int] = {}
+        invalid: list[InvalidObject] = []
         for kind in sorted(self.kinds):
             listing = self._store.list(kind)
             objects[kind] = {obj.key: obj for obj in listing.items}
             listed_at[kind] = listing.resource_version
+            invalid += listing.invalid
         with self._lock:
-            self._objects, self._listed_at, self._deleted = objects, listed_at, {}
+            self._objects, self._listed_at, self._deleted, self._invalid = objects, listed_at, {}, invalid
         return min(listed_at.values(), default=0)
 
     def apply(self, event: WatchEvent) -> None:
@@ -73,6 +78,11 @@ class InformerCache:
     def list(self, kind: str) -> list[AnyResource]:
         with self._lock:
             return list(self._objects[kind].values())
+
+    def invalid(self) -> builtins.list[InvalidObject]:
+        """What the last list found but could not decode, every kind together."""
+        with self._lock:
+            return list(self._invalid)
 
     def _put(self, known: dict[ResourceKey, AnyResource], obj: AnyResource) -> None:
         if version(obj) <= self._deleted.get(obj.key, 0):

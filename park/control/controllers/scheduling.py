@@ -4,6 +4,8 @@ between changes when time alone could change a decision (`next_wait`).
 It only writes admissions and queue status; starting and preempting are the job controller's business.
 While running it reads from an informer cache (`InformerCache`) fed by the watch stream and by its own
 writes, so a cycle costs the engine's work and the writes it decides, not a list of every object.
+One object it cannot schedule (unreadable, refused by the engine, naming a priority class that does not
+exist) is told so on the object (`ObjectProblems`) and left out; the cycle goes on for the others.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import asyncio
 import contextlib
 import logging
 
-from park.control.controllers.admission import snapshot_of, workload_id
+from park.control.controllers.admission import class_values, priority_class_problem, snapshot_of, workload_id
 from park.control.controllers.informer import InformerCache, version
+from park.control.controllers.problems import ObjectProblems
 from park.control.controllers.service_grants import ServiceGrants
 from park.control.metrics import ADMISSION_WAIT_SECONDS, PENDING_WORKLOADS, PREEMPTIONS, QUEUE_USAGE
 from park.control.scheduler import (
@@ -30,7 +33,7 @@ from park.control.scheduler import (
 )
 from park.control.scheduler.reasons import without_place
 from park.control.store import Store
-from park.control.store.interface import EventType
+from park.control.store.interface import EventType, InvalidObject
 from park.core.clock import Clock
 from park.core.errors import ConflictError, GoneError, NotFoundError, ParkError
 from park.core.resources import (
@@ -41,6 +44,7 @@ from park.core.resources import (
     ParkPriorityClass,
     ParkQueue,
     ParkService,
+    ResourceKey,
 )
 
 logger = logging.getLogger(__name__)
@@ -74,6 +78,7 @@ class SchedulerLoop:
         self._debounce = debounce
         self._wake = asyncio.Event()
         self._cache = cache
+        self._problems = ObjectProblems(store=store, clock=clock, written=self._remember)
 
     async def run(self) -> None:
         """Cycle on every change and every `interval` until cancelled; a failed watch fails the loop."""
@@ -106,8 +111,13 @@ class SchedulerLoop:
             since = await asyncio.to_thread(cache.sync)  # a list, as an informer does after any break
             self._wake.set()
 
-    def _list(self, kind: str) -> list[AnyResource]:
-        return self._cache.list(kind) if self._cache is not None else self._store.list(kind).items
+    def _listed(self) -> tuple[dict[str, list[AnyResource]], list[InvalidObject]]:
+        """Every watched object by kind, and what could not be decoded (from the cache when running)."""
+        if self._cache is not None:
+            return {kind: self._cache.list(kind) for kind in WATCHED}, self._cache.invalid()
+        listings = {kind: self._store.list(kind) for kind in WATCHED}
+        invalid = [obj for listing in listings.values() for obj in listing.invalid]
+        return {kind: listing.items for kind, listing in listings.items()}, invalid
 
     def _remember(self, obj: AnyResource) -> None:
         if self._cache is not None:
@@ -115,16 +125,28 @@ class SchedulerLoop:
 
     def cycle_once(self) -> list[Decision]:
         now = self._clock.now()
-        jobs = [j for j in self._list("ParkJob") if isinstance(j, ParkJob)]
-        queues = [q for q in self._list("ParkQueue") if isinstance(q, ParkQueue)]
-        classes = [c for c in self._list("ParkPriorityClass") if isinstance(c, ParkPriorityClass)]
-        services = [s for s in self._list("ParkService") if isinstance(s, ParkService)]
-        snapshot = snapshot_of(queues, jobs, classes, now.timestamp(), services)
+        listed, invalid = self._listed()
+        self._problems.invalid(invalid)
+        queues = [q for q in listed["ParkQueue"] if isinstance(q, ParkQueue)]
+        classes = [c for c in listed["ParkPriorityClass"] if isinstance(c, ParkPriorityClass)]
+        values = class_values(classes)
+        jobs = self._problems.admissible([j for j in listed["ParkJob"] if isinstance(j, ParkJob)], values)
+        services = self._problems.admissible(
+            [s for s in listed["ParkService"] if isinstance(s, ParkService)], values
+        )
+        left_out: set[ResourceKey] = set()
+
+        def refuse(obj: AnyResource, problem: str) -> None:
+            left_out.add(obj.key)
+            self._problems.refused(obj, problem)
+
+        snapshot = snapshot_of(queues, jobs, classes, now.timestamp(), services, refused=refuse)
         self._wait = next_wait(snapshot, self._config, now.timestamp(), self._interval, self._idle_interval)
         engine = Scheduler.from_snapshot(snapshot, self._config)
         decisions = engine.cycle(now.timestamp(), explain_all=True)
         by_id = {workload_id(job): job for job in jobs}
-        grants = ServiceGrants(self._store, services, written=self._remember)
+        waiting = [s for s in services if s.key not in left_out and not priority_class_problem(s, values)]
+        grants = ServiceGrants(self._store, waiting, written=self._remember)
         for decision in decisions:
             if grants.take(decision):
                 continue

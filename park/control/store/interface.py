@@ -10,18 +10,22 @@ Semantics follow the Kubernetes API server, so the embedded SQLite store and the
 - `delete` of an object with finalizers only sets deletionTimestamp; the object goes away when the
   last finalizer is removed by `update`.
 - every write appends a WatchEvent; `watch(since=rv)` replays what came after rv, then follows.
+
+One object Park's model refuses (`InvalidObject`: written by kubectl before the CRD had the rule, or by
+an older Park) hides only itself: `list` reports it in `ListResult.invalid`, `watch` logs and skips it,
+`get` raises InvalidError naming it, and `delete` still removes it.
 """
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
 from park.control.store.selectors import LabelSelector
-from park.core.resources import AnyResource
+from park.core.resources import AnyResource, ResourceKey
 
 WatchEventType = Literal["ADDED", "MODIFIED", "DELETED"]
 EventType = Literal["Normal", "Warning"]
@@ -35,9 +39,29 @@ class WatchEvent:
 
 
 @dataclass(frozen=True)
+class InvalidObject:
+    """An object the store holds but Park's model refuses; `problem` names the field, in one line."""
+
+    kind: str
+    namespace: str | None
+    name: str
+    uid: str
+    problem: str
+
+    @property
+    def key(self) -> ResourceKey:
+        return ResourceKey(self.kind, self.namespace, self.name)
+
+    def __str__(self) -> str:
+        return f"{self.key} cannot be read: {self.problem}"
+
+
+@dataclass(frozen=True)
 class ListResult:
     items: list[AnyResource]
     resource_version: int
+    invalid: list[InvalidObject] = field(default_factory=list)
+    """What the store holds but could not decode: left out of `items`, named here."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +105,7 @@ class Store(Protocol):
 
     def delete(
         self, kind: str, namespace: str | None, name: str, *, resource_version: str | None = None
-    ) -> AnyResource:
+    ) -> AnyResource | InvalidObject:
         """Delete, or mark for deletion when finalizers remain. Returns the object as it now stands."""
         ...
 
@@ -104,7 +128,9 @@ class Store(Protocol):
         """Replay changes after `since`, then follow new ones, forever (cancel to stop)."""
         ...
 
-    def record_event(self, obj: AnyResource, *, type: EventType, reason: str, message: str) -> None: ...
+    def record_event(
+        self, obj: AnyResource | InvalidObject, *, type: EventType, reason: str, message: str
+    ) -> None: ...
 
     def list_events(
         self, *, kind: str | None = None, namespace: str | None = None, name: str | None = None

@@ -4,6 +4,9 @@ One connection is shared by API handlers, controllers and watchers in several th
 lock serialises its transactions. Reads decode JSON after the lock is released, and subscribers
 are called after the commit and outside the lock, so neither a big list nor a slow watcher holds
 up a writer. No SQLite type or exception leaves this module.
+
+A row the model refuses (written by an older Park, before a rule existed) hides only itself; see
+`park.control.store.decoding`.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from park.control.store import _semantics as rules
 from park.control.store import _sqlite_events as events
 from park.control.store._sqlite_schema import connect, wrap_error
 from park.control.store._watching import follow
+from park.control.store.decoding import InvalidLog, invalid_object, reference, split, unreadable
 from park.control.store.interface import (
     EventType,
+    InvalidObject,
     ListResult,
     ObjectEvent,
     Store,
@@ -58,6 +63,7 @@ class SQLiteStore:
         self._subscribers_lock = threading.Lock()
         self._closed = False
         self._db = connect(self._path)
+        self._invalid_log = InvalidLog()
 
     # ------------------------------------------------------------------ reads
 
@@ -65,7 +71,11 @@ class SQLiteStore:
         info = kind_info(kind)
         with self._transaction() as db:
             _, body = _row(db, info.kind, rules.lookup_namespace(info, namespace, name), name)
-        return _decode(info.kind, body)
+        decoded = _decode(info.kind, body)
+        if isinstance(decoded, InvalidObject):
+            self._invalid_log.report(decoded)
+            raise unreadable(decoded)
+        return decoded
 
     def list(
         self, kind: str, *, namespace: str | None = None, selector: LabelSelector | None = None
@@ -78,10 +88,12 @@ class SQLiteStore:
             version = _current(db)
             sql = f"SELECT body FROM objects WHERE {where} ORDER BY namespace, name"  # noqa: S608
             rows = db.execute(sql, params).fetchall()
-        items = [_decode(info.kind, body) for (body,) in rows]
+        items, invalid = split(_decode(info.kind, body) for (body,) in rows)
+        for problem in invalid:
+            self._invalid_log.report(problem)
         if selector is not None:
             items = [obj for obj in items if selector.matches(obj.metadata.labels)]
-        return ListResult(items=items, resource_version=version)
+        return ListResult(items=items, resource_version=version, invalid=invalid)
 
     def current_resource_version(self) -> int:
         with self._transaction() as db:
@@ -133,20 +145,24 @@ class SQLiteStore:
 
     def delete(
         self, kind: str, namespace: str | None, name: str, *, resource_version: str | None = None
-    ) -> AnyResource:
+    ) -> AnyResource | InvalidObject:
+        """An object the model refuses goes at once: the owners of its finalizers could not read it."""
         info = kind_info(kind)
         column = rules.lookup_namespace(info, namespace, name)
         with self._transaction(write=True) as db:
             stored_version, stored = self._load(db, info.kind, column, name)
             rules.check_version(rules.describe(info.kind, column, name), stored_version, resource_version)
-            if stored["metadata"].get("deletionTimestamp"):
-                return rules.validated(info, stored)  # already marked: finalizer owners are at work
-            if stored["metadata"].get("finalizers"):
+            readable = _readable(info.kind, stored)
+            new: AnyResource | InvalidObject = readable
+            if isinstance(readable, InvalidObject):
+                version = self._log(db, (info.kind, column, name), stored, "DELETED")
+            elif stored["metadata"].get("deletionTimestamp"):
+                return readable  # already marked: finalizer owners are at work
+            elif stored["metadata"].get("finalizers"):
                 new = rules.marked_for_deletion(info, stored, now=self._clock.now())
                 version = self._write(db, new, "MODIFIED")
             else:
-                new = rules.validated(info, stored)
-                version = self._write(db, new, "DELETED")
+                version = self._write(db, readable, "DELETED")
         self._notify(version)
         return new
 
@@ -173,9 +189,11 @@ class SQLiteStore:
 
     # ------------------------------------------------------------------ events
 
-    def record_event(self, obj: AnyResource, *, type: EventType, reason: str, message: str) -> None:
-        key = (obj.kind, obj.metadata.namespace or "", obj.metadata.name)
-        uid = obj.metadata.uid or ""
+    def record_event(
+        self, obj: AnyResource | InvalidObject, *, type: EventType, reason: str, message: str
+    ) -> None:
+        kind, namespace, name, uid = reference(obj)
+        key = (kind, namespace or "", name)
         with self._transaction(write=True) as db:
             events.record(db, key, uid=uid, type=type, reason=reason, message=message, now=self._clock.now())
 
@@ -232,11 +250,19 @@ class SQLiteStore:
 
     def _write(self, db: sqlite3.Connection, obj: AnyResource, change: WatchEventType) -> int:
         """Stamp the next resourceVersion on `obj`, store it (or remove it), log the change, compact."""
+        key = (obj.kind, obj.metadata.namespace or "", obj.metadata.name)
+        version = self._log(db, key, obj.to_dict(), change)
+        obj.metadata.resource_version = str(version)
+        return version
+
+    def _log(
+        self, db: sqlite3.Connection, key: tuple[str, str, str], data: dict[str, Any], change: WatchEventType
+    ) -> int:
+        """Store `data` under the next resourceVersion (or remove it), log the change, compact."""
         db.execute("UPDATE meta SET value = value + 1 WHERE key = 'resource_version'")
         version = _current(db)
-        obj.metadata.resource_version = str(version)
-        body = json.dumps(obj.to_dict(), separators=(",", ":"))
-        key = (obj.kind, obj.metadata.namespace or "", obj.metadata.name)
+        data["metadata"]["resourceVersion"] = str(version)
+        body = json.dumps(data, separators=(",", ":"))
         if change == "DELETED":
             db.execute("DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?", key)
             events.forget(db, key)
@@ -261,7 +287,14 @@ class SQLiteStore:
             sql = f"SELECT rv, kind, type, body FROM changes WHERE {where} ORDER BY rv LIMIT ?"  # noqa: S608
             rows = db.execute(sql, [*params, limit]).fetchall()
         covered = current if len(rows) < limit else int(rows[-1][0])
-        return [WatchEvent(type, rv, _decode(kind, body)) for rv, kind, type, body in rows], covered
+        changes = []
+        for rv, kind, type, body in rows:
+            decoded = _decode(kind, body)
+            if isinstance(decoded, InvalidObject):
+                self._invalid_log.report(decoded)  # a watcher never sees it; a list names it
+            else:
+                changes.append(WatchEvent(type, rv, decoded))
+        return changes, covered
 
     def _notify(self, version: int) -> None:
         for callback in self._subscribers:
@@ -271,12 +304,19 @@ class SQLiteStore:
                 logger.exception("store subscriber %r failed", callback)
 
 
-def _decode(kind: str, body: str) -> AnyResource:
+def _decode(kind: str, body: str) -> AnyResource | InvalidObject:
     """Validate stored JSON straight from text: about twice as fast as json.loads + model_validate."""
     try:
         return KINDS[kind].model.model_validate_json(body)
     except ValidationError as exc:
-        raise ParkError(f"a stored {kind} no longer validates ({format_validation_error(exc)})") from exc
+        return invalid_object(kind, json.loads(body), format_validation_error(exc))
+
+
+def _readable(kind: str, data: dict[str, Any]) -> AnyResource | InvalidObject:
+    try:
+        return KINDS[kind].model.model_validate(data)
+    except ValidationError as exc:
+        return invalid_object(kind, data, format_validation_error(exc))
 
 
 def _row(db: sqlite3.Connection, kind: str, namespace: str, name: str) -> tuple[int, str]:

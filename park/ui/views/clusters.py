@@ -26,7 +26,7 @@ def _cells(obj: AnyResource, now: datetime) -> Cells:
 CLUSTERS = ViewSpec(
     kind="ParkCluster",
     name="clusters",
-    aliases=("cluster", "pc", "parkcluster", "parkclusters"),
+    aliases=("cluster", "pcl", "parkcluster", "parkclusters"),
     namespaced=True,
     columns=("STATUS", "CPUS", "GPUS", "GROUPS", "RESTARTS", "AGE", "DASHBOARD"),
     cells=_cells,

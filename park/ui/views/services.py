@@ -27,7 +27,7 @@ def _cells(obj: AnyResource, now: datetime) -> Cells:
 SERVICES = ViewSpec(
     kind="ParkService",
     name="services",
-    aliases=("service", "svc", "ps", "parkservice", "parkservices"),
+    aliases=("service", "ps", "parkservice", "parkservices"),
     namespaced=True,
     columns=("QUEUE", "STATUS", "REPLICAS", "APPS", "AGE", "ENDPOINTS"),
     cells=_cells,

@@ -39,8 +39,8 @@ def test_snapshots_of_the_main_views(api: ServedApi) -> None:
             assert_snapshot(app, "jobs", docs=True)
             for word, name, marker, footer in (
                 ("queues", "queues", "6/4+2", "d Desc"),
-                ("pc", "clusters", "Ready", "d Desc"),
-                ("svc", "services", "2/2", "S Scale"),
+                ("pcl", "clusters", "Ready", "d Desc"),
+                ("ps", "services", "2/2", "S Scale"),
                 ("nodes", "nodes", "gpu-box", "x Revoke"),
                 ("ev", "events", "checkpointed", "? Help"),
             ):

@@ -59,3 +59,82 @@ def test_names_categories_and_cel_rules() -> None:
     assert crds["ParkQueue"]["spec"]["scope"] == "Cluster"
     columns = [c["name"] for c in job["versions"][0]["additionalPrinterColumns"]]
     assert columns[:2] == ["Status", "Queue"] and columns[-1] == "Age"
+
+
+# What `kubectl api-resources` lists on Kubernetes 1.37: each built-in resource and its short names.
+BUILT_IN = [
+    "bindings",
+    "componentstatuses/cs",
+    "configmaps/cm",
+    "endpoints/ep",
+    "events/ev",
+    "limitranges/limits",
+    "namespaces/ns",
+    "nodes/no",
+    "persistentvolumeclaims/pvc",
+    "persistentvolumes/pv",
+    "pods/po",
+    "podtemplates",
+    "replicationcontrollers/rc",
+    "resourcequotas/quota",
+    "secrets",
+    "serviceaccounts/sa",
+    "services/svc",
+    "mutatingwebhookconfigurations",
+    "validatingwebhookconfigurations",
+    "validatingadmissionpolicies",
+    "customresourcedefinitions/crd/crds",
+    "apiservices",
+    "controllerrevisions",
+    "daemonsets/ds",
+    "deployments/deploy",
+    "replicasets/rs",
+    "statefulsets/sts",
+    "tokenreviews",
+    "subjectaccessreviews",
+    "horizontalpodautoscalers/hpa",
+    "cronjobs/cj",
+    "jobs",
+    "certificatesigningrequests/csr",
+    "leases",
+    "endpointslices",
+    "flowschemas",
+    "ingressclasses",
+    "ingresses/ing",
+    "ipaddresses/ip",
+    "networkpolicies/netpol",
+    "servicecidrs",
+    "runtimeclasses",
+    "poddisruptionbudgets/pdb",
+    "clusterrolebindings",
+    "clusterroles",
+    "rolebindings",
+    "roles",
+    "deviceclasses",
+    "resourceclaims",
+    "resourceslices",
+    "priorityclasses/pc",
+    "csidrivers",
+    "csinodes",
+    "storageclasses/sc",
+    "volumeattachments",
+    "volumeattributesclasses/vac",
+]
+
+
+def _taken() -> set[str]:
+    """Every word kubectl already resolves to a built-in resource: plurals, singulars and short names."""
+    taken: set[str] = set()
+    for entry in BUILT_IN:
+        plural, *short = entry.split("/")
+        singular = plural[:-3] + "y" if plural.endswith("ies") else plural.removesuffix("s")
+        taken |= {plural, singular, plural.removesuffix("es"), *short}
+    return taken
+
+
+def test_no_short_name_shadows_a_kubernetes_resource() -> None:
+    """`kubectl get pc` must still list PriorityClasses, `kubectl get svc` Services, `get node` Nodes."""
+    for crd in all_crds():
+        names = crd["spec"]["names"]
+        assert not set(names["shortNames"]) & _taken(), names["kind"]
+        assert names["plural"] not in _taken() and names["singular"] not in _taken()

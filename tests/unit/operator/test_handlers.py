@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import kopf
+import pytest
 from typer.testing import CliRunner
 
 from park.cli.main import app
+from park.core.errors import InvalidError
 from park.operator.handlers import build_registry
 
 
@@ -85,3 +88,20 @@ def test_park_operator_run_is_a_command() -> None:
     assert result.exit_code == 0
     for option in ("--kubeconfig", "--namespace", "--peering"):
         assert option in result.output
+
+
+def test_an_object_park_cannot_read_is_refused_once_not_retried() -> None:
+    """Retrying cannot help until the object changes, and a change calls the handlers again."""
+
+    class Unreadable(Recorder):
+        def reconcile(self, kind: str, namespace: str, name: str) -> None:
+            super().reconcile(kind, namespace, name)
+            raise InvalidError(f"{kind} {namespace}/{name} cannot be read: spec.resources.perReplica.cpu: -4")
+
+    recorder = Unreadable()
+    registry = build_registry(recorder, retry_delays=(0.0, 0.0))  # type: ignore[arg-type]
+    handlers(registry, "_watching")["event-parkjobs"].fn(name="bad", namespace="ns", type="MODIFIED")
+    handlers(registry, "_spawning")["resync-parkjobs"].fn(name="bad", namespace="ns")
+    assert recorder.calls == [("ParkJob", "ns", "bad")] * 2
+    with pytest.raises(kopf.PermanentError, match=r"perReplica\.cpu"):
+        handlers(registry, "_changing")["update-parkjobs"].fn(name="bad", namespace="ns")

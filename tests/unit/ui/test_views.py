@@ -76,7 +76,8 @@ def test_kind_words_resolve_only_to_kinds_the_server_has() -> None:
     assert resolve("pj", everything) == "ParkJob"
     assert resolve("Queues", everything) == "ParkQueue"
     assert resolve("ev", everything) == "events"
-    assert resolve("svc", frozenset({"ParkJob"})) is None
+    assert resolve("ps", frozenset({"ParkJob"})) is None
+    assert resolve("svc", everything) is None  # Kubernetes' Service, not a Park kind
     assert resolve("nodes", everything) == "FederatedNode"
     assert resolve("nodes", frozenset({"ParkJob"})) is None  # a server without the kind: no view invented
 
