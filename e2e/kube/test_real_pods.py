@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from park.substrates.kuberay_jobs import rayjob_name
+
 from .conftest import REPO, kubectl
 from .test_operator import Operator, apply, get, service_account_kubeconfig, status, temporary_queue, wait_for
 
@@ -46,11 +48,26 @@ def real_node_pods() -> dict[str, Any]:
     }
 
 
+def object_store(kubeconfig: Path) -> dict[str, str]:
+    """The e2e cluster's MinIO: endpoint and credentials as `e2e/cluster/up` wrote them (AWS_*)."""
+    path = kubeconfig.parent / "objectstore.env"
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
 @pytest.fixture(scope="module")
 def operator(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    """The operator as a cluster admin would set it up: Ray pods on the real node, artifacts in S3."""
     directory = tmp_path_factory.mktemp("operator-real")
     log = directory / "operator.log"
-    env = {"PARK_OPERATOR_PODS": json.dumps(real_node_pods())}
+    s3 = {k: v for k, v in object_store(kubeconfig).items() if k.startswith("AWS_")}
+    pods = real_node_pods()
+    pods["env"] = {**pods["env"], **s3}
+    bucket = object_store(kubeconfig)["PARK_E2E_BUCKET"]
+    env = {
+        "PARK_OPERATOR_PODS": json.dumps(pods),
+        "PARK_OPERATOR_JOBS_ROOT": f"s3://{bucket}/jobs",
+        **s3,
+    }
     running = Operator(service_account_kubeconfig(kubeconfig, directory), log, env)
     running.start()
     yield running
@@ -120,6 +137,7 @@ kind: ParkJob
 metadata: {name: squares}
 spec:
   queue: QUEUE
+  priority: 0
   entrypoint: >-
     python -c "import ray; ray.init();
     square = ray.remote(lambda i: i * i);
@@ -139,5 +157,70 @@ def test_a_parkjob_applied_with_kubectl_runs_its_program_on_a_real_ray_head(
         )
         final = status(kubeconfig, "parkjob/squares", namespace)
         assert final["phase"] == "Succeeded", final
-        submitter = kubectl(kubeconfig, "logs", "-n", namespace, "job/squares").stdout
+        rayjob = rayjob_name(final["submissionId"])
+        submitter = kubectl(kubeconfig, "logs", "-n", namespace, f"job/{rayjob}").stdout
         assert "sum of squares 140" in submitter, submitter[-3000:]
+
+
+def counter_job(name: str, queue: str, priority: int, steps: int) -> str:
+    """The checkpointing example (examples/checkpointing/counter.py), run from the mounted checkout."""
+    script = REPO / "examples" / "checkpointing" / "counter.py"
+    return f"""
+apiVersion: park.dev/v1alpha1
+kind: ParkJob
+metadata: {{name: {name}}}
+spec:
+  queue: {queue}
+  priority: {priority}
+  entrypoint: python {script} --steps {steps} --every 5 --step-seconds 0.4
+  checkpoint: {{preemptionGraceSeconds: 20}}
+"""
+
+
+def test_a_preempted_job_checkpoints_to_s3_and_resumes_at_the_same_step(
+    kubeconfig: Path, namespace: str, operator: Operator
+) -> None:
+    queue = f"q-{namespace}"
+    apply(
+        kubeconfig,
+        "default",
+        f"apiVersion: park.dev/v1alpha1\nkind: ParkQueue\nmetadata: {{name: {queue}}}\n"
+        "spec: {nominalQuota: {cpu: 1}, preemption: {withinQueue: LowerPriority}}\n",
+    )
+    try:
+        apply(kubeconfig, namespace, counter_job("low", queue, 0, 60))
+
+        def checkpointed() -> dict[str, Any]:
+            job = status(kubeconfig, "parkjob/low", namespace)
+            return job if job.get("phase") == "Running" and job.get("checkpoint") else {}
+
+        running = wait_for("low to run and report a checkpoint", checkpointed, START_S + 60)
+        assert running["checkpoint"].startswith("s3://"), running["checkpoint"]
+        apply(kubeconfig, namespace, HELLO.replace("QUEUE", queue).replace("priority: 0", "priority: 100"))
+
+        def low_in(*phases: str) -> dict[str, Any]:
+            job = status(kubeconfig, "parkjob/low", namespace)
+            return job if job.get("phase") in phases else {}
+
+        preempted = wait_for("low to be preempted with a checkpoint", lambda: low_in("Preempted"), 120)
+        assert preempted["report"].get("preempted") is True, preempted["report"]
+        step = preempted["report"]["step"]
+        wait_for(
+            "the urgent job to succeed",
+            lambda: status(kubeconfig, "parkjob/squares", namespace).get("phase") == "Succeeded",
+            START_S + 60,
+        )
+        done = wait_for(
+            "low to resume and finish",
+            lambda: (
+                (s := status(kubeconfig, "parkjob/low", namespace)).get("phase") in ("Succeeded", "Failed")
+                and s
+            ),
+            START_S + 120,
+        )
+        assert done["phase"] == "Succeeded" and done["attempt"] == 2, done
+        assert done["report"]["total"] == sum(range(61)), "no step lost or repeated across the preemption"
+        logs = kubectl(kubeconfig, "logs", "-n", namespace, f"job/{rayjob_name(done['submissionId'])}").stdout
+        assert f"resuming at step {step}" in logs, logs[-2000:]
+    finally:
+        kubectl(kubeconfig, "delete", "parkqueue", queue, "--wait=false", check=False)

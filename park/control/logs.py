@@ -1,4 +1,4 @@
-"""Job logs: live from Ray while an attempt runs, archived under the state directory once it ends.
+"""Job logs: live from Ray while an attempt runs, archived (a directory or an `s3://` URI) once it ends.
 
 Archiving matters because a Ray head forgets its jobs when it restarts; `park logs` must still show
 what a finished job printed after the platform (or its Ray head) was restarted.
@@ -15,28 +15,27 @@ from park.control.reconcile.cluster import cluster_key
 from park.control.store import Store
 from park.core.errors import NotFoundError, ParkError
 from park.core.resources import TERMINAL_JOB_PHASES, ParkJob
-from park.substrates.interface import Substrate
+from park.substrates.interface import JobRunner
+from park.workloads import artifacts
 
 FOLLOW_INTERVAL_SECONDS = 0.5
 
 
 class LogArchive:
-    def __init__(self, root: Path) -> None:
-        self._root = root
+    """One file per attempt under `root`: the state directory on park up, the object store on Kubernetes."""
 
-    def _path(self, uid: str, attempt: int) -> Path:
-        return self._root / uid / f"attempt-{attempt}.log"
+    def __init__(self, root: Path | str) -> None:
+        self._root = str(root)
+
+    def _location(self, uid: str, attempt: int) -> str:
+        return artifacts.join(self._root, uid, f"attempt-{attempt}.log")
 
     def save(self, uid: str, attempt: int, text: str) -> None:
-        path = self._path(uid, attempt)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        artifacts.write_bytes(self._location(uid, attempt), text.encode("utf-8"))
 
     def read(self, uid: str, attempt: int) -> str | None:
-        path = self._path(uid, attempt)
-        return path.read_text(encoding="utf-8") if path.exists() else None
+        data = artifacts.read_bytes(self._location(uid, attempt))
+        return None if data is None else data.decode("utf-8", errors="replace")
 
 
 class FollowedLogs(ABC):
@@ -80,9 +79,9 @@ class FollowedLogs(ABC):
 
 
 class JobLogs(FollowedLogs):
-    """Embedded mode: the archive first (Ray heads forget jobs when they restart), then Ray's Jobs API."""
+    """The archive first (Ray heads forget jobs when they restart), then the substrate's live logs."""
 
-    def __init__(self, *, store: Store, substrate: Substrate, archive: LogArchive) -> None:
+    def __init__(self, *, store: Store, substrate: JobRunner, archive: LogArchive) -> None:
         super().__init__(store=store)
         self._substrate = substrate
         self._archive = archive

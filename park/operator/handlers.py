@@ -23,15 +23,16 @@ import kopf
 
 from park.core.errors import InvalidError
 from park.core.meta import API_GROUP
-from park.operator.children import PLURALS, RAY_GROUP, RAY_VERSION
 from park.operator.crds import VERSION
 from park.operator.reconcilers import Reconcilers
 from park.operator.settings import DEFAULT_RESYNC_SECONDS
+from park.substrates.kuberay_objects import PLURALS, RAY_GROUP, RAY_VERSION
 from park.substrates.kuberay_specs import MANAGED_BY, MANAGER, OWNER_KIND, OWNER_NAME
 
 logger = logging.getLogger(__name__)
-OWNED = {"ParkCluster": "RayCluster", "ParkJob": "RayJob", "ParkService": "RayService"}
-PARK_PLURALS = {"ParkCluster": "parkclusters", "ParkJob": "parkjobs", "ParkService": "parkservices"}
+# ParkJobs are not kopf's: the Lease holder runs the ParkJob controller of `park up` (see runner.py).
+OWNED = {"ParkCluster": "RayCluster", "ParkService": "RayService"}
+PARK_PLURALS = {"ParkCluster": "parkclusters", "ParkService": "parkservices"}
 RETRY_DELAYS_S = (0.5, 2.0, 8.0)
 
 

@@ -12,12 +12,9 @@ from typing import Any
 from park.core.meta import Condition, set_condition
 from park.core.quantities import parse_quantity
 from park.core.resources import (
-    TERMINAL_JOB_PHASES,
     ClusterPhase,
     JobPhase,
     ParkClusterStatus,
-    ParkJob,
-    ParkJobStatus,
     ParkServiceStatus,
     ServicePhase,
 )
@@ -103,72 +100,6 @@ def _desired_resources(ray: dict[str, Any]) -> dict[str, float]:
         if value is not None and parse_quantity(str(value)):
             found[name] = parse_quantity(str(value))
     return found
-
-
-def job_phase(
-    job: ParkJob, ray: dict[str, Any] | None, *, attempt: int, suspended: bool
-) -> tuple[JobPhase, str]:
-    """Where the job stands, from its admission, its RayJob's `spec.suspend` and KubeRay's status.
-
-    `attempt` counts the times the RayJob was let run (0: it never ran, so it is merely `Queued`).
-    A job that lost admission keeps a running phase (`Preempting`, holding its quota for the scheduler)
-    until KubeRay reports the RayJob suspended, i.e. its cluster is gone; only then is it `Preempted`.
-    """
-    ray = ray or {}
-    deployment = str(ray.get("jobDeploymentStatus") or "")
-    ray_job = str(ray.get("jobStatus") or "")
-    message = str(ray.get("message") or "")
-    admission = job.status.admission
-    admitted = admission is not None and admission.admitted and not job.spec.suspend
-    if deployment == "Complete" and ray_job in _RAY_JOB_TERMINAL:
-        return _RAY_JOB_TERMINAL[ray_job], message or f"Ray job {ray_job.lower()}"
-    if deployment == "Failed":
-        return "Failed", message or str(ray.get("reason") or "the RayJob failed")
-    if not admitted:
-        stopped = (deployment in ("", "New", "Suspended") or attempt == 0) and suspended
-        if job.spec.suspend and stopped:
-            return "Suspended", "spec.suspend is true"
-        if stopped or not ray:
-            reason = admission.message if admission is not None else "waiting for the scheduler"
-            return ("Preempted" if attempt > 0 else "Queued"), reason
-        return "Preempting", "suspending the RayJob: KubeRay deletes its cluster"
-    if deployment == "Running" and ray_job == "RUNNING":
-        return "Running", message or "the Ray job is running"
-    return "Starting", message or f"KubeRay: {deployment or 'creating the RayJob'}"
-
-
-def job_status(
-    job: ParkJob, ray: dict[str, Any] | None, *, attempt: int, suspended: bool, now: datetime
-) -> ParkJobStatus:
-    """The ParkJob's status; a terminal phase is final (the scheduler has released its quota)."""
-    current = job.status
-    if current.phase in TERMINAL_JOB_PHASES:
-        return current
-    ray = ray or {}
-    phase, message = job_phase(job, ray, attempt=attempt, suspended=suspended)
-    admission = current.admission
-    admitted = Condition(
-        type="Admitted",
-        status="True" if admission is not None and admission.admitted else "False",
-        reason="Admitted" if admission is not None and admission.admitted else "Waiting",
-        message=admission.message if admission is not None else "",
-    )
-    conditions = set_condition(kuberay_conditions(current.conditions, ray, now), admitted, now=now)
-    running = phase == "Running"
-    return current.model_copy(
-        update={
-            "phase": phase,
-            "message": message,
-            "attempt": attempt,
-            "conditions": conditions,
-            "ray_status": ray.get("jobStatus") or current.ray_status,
-            "submission_id": ray.get("jobId") or current.submission_id,
-            "start_time": current.start_time or (now if running else None),
-            "completion_time": now if phase in TERMINAL_JOB_PHASES else None,
-            "failed_attempts": current.failed_attempts + (1 if phase == "Failed" else 0),
-            "observed_generation": job.metadata.generation,
-        }
-    )
 
 
 def service_phase(

@@ -18,16 +18,14 @@ from park.control.store import Store
 from park.control.store.interface import EventType
 from park.core.clock import Clock
 from park.core.errors import ConflictError, NotFoundError
-from park.core.resources import AnyResource, ParkCluster, ParkClusterSpec, ParkJob, ParkService
-from park.operator.children import ChildObjects
-from park.operator.kuberay import ray_job_spec, ray_service_spec
-from park.operator.mirror import cluster_status, job_status, service_phase, service_status
+from park.core.resources import AnyResource, ParkCluster, ParkClusterSpec, ParkService
+from park.operator.kuberay import ray_service_spec
+from park.operator.mirror import cluster_status, service_phase, service_status
 from park.operator.settings import OperatorSettings
+from park.substrates.kuberay_objects import ChildObjects
 from park.substrates.kuberay_specs import (
-    ATTEMPT,
     SPEC_HASH,
     child_object,
-    job_cluster_spec,
     ray_cluster_spec,
     spec_hash,
 )
@@ -48,7 +46,7 @@ class Reconcilers:
 
     def reconcile(self, kind: str, namespace: str, name: str) -> None:
         """Converge one Park object; a conflict means someone wrote first, so read again and redo."""
-        once = {"ParkCluster": self._cluster, "ParkJob": self._job, "ParkService": self._service}[kind]
+        once = {"ParkCluster": self._cluster, "ParkService": self._service}[kind]
         for _ in range(CONFLICT_RETRIES):
             try:
                 obj = self._store.get(kind, namespace, name)
@@ -89,84 +87,6 @@ class Reconcilers:
             )
         )
         self._write_status(obj, status)
-
-    # ParkJob → RayJob (suspended while not admitted)
-
-    def _job(self, obj: AnyResource) -> None:
-        assert isinstance(obj, ParkJob)
-        job = obj
-        if job.status.phase in ("Succeeded", "Failed", "Stopped"):
-            return
-        if job.spec.placement == "federated":
-            message = (
-                "placement federated runs on the embedded platform (park up) only, not on Kubernetes yet"
-            )
-            self._write_status(job, job.status.model_copy(update={"phase": "Failed", "message": message}))
-            self._event(job, "Warning", "Unsupported", message)
-            return
-        namespace = job.metadata.namespace or "default"
-        admission = job.status.admission
-        admitted = admission is not None and admission.admitted and not job.spec.suspend
-        ray = self._children.get("RayJob", namespace, job.metadata.name)
-        if ray is not None and not _owned_by(ray, job):
-            self._write_status(
-                job, job.status.model_copy(update={"message": "an older RayJob is being deleted"})
-            )
-            return
-        attempt = int(((ray or {}).get("metadata", {}).get("annotations") or {}).get(ATTEMPT, "0"))
-        if ray is None:
-            attempt = 1 if admitted else 0
-            body = child_object(
-                "RayJob", job, self._job_spec(job, attempt, suspend=not admitted), {ATTEMPT: str(attempt)}
-            )
-            ray, created = self._children.create(body)
-            if created:
-                what = "running" if admitted else "suspended until the scheduler admits the job"
-                self._event(job, "Normal", "CreatedRayJob", f"created RayJob {job.metadata.name}, {what}")
-            attempt = int(ray["metadata"].get("annotations", {}).get(ATTEMPT, attempt))
-        elif admitted and ray["spec"].get("suspend"):
-            attempt += 1
-            resumed = job.model_copy(update={"status": job.status.model_copy(update={"attempt": attempt})})
-            spec = self._job_spec(resumed, attempt, suspend=False)
-            patch = {
-                "metadata": {
-                    "resourceVersion": ray["metadata"]["resourceVersion"],
-                    "annotations": {ATTEMPT: str(attempt), SPEC_HASH: spec_hash(spec)},
-                },
-                "spec": spec,
-            }
-            ray = self._children.patch("RayJob", namespace, job.metadata.name, patch)
-            resume = f" from {job.status.checkpoint}" if job.status.checkpoint else ""
-            self._event(job, "Normal", "Resumed", f"admitted: attempt {attempt} starts{resume}")
-        elif not admitted and not ray["spec"].get("suspend"):
-            patch = {
-                "metadata": {"resourceVersion": ray["metadata"]["resourceVersion"]},
-                "spec": {"suspend": True},
-            }
-            ray = self._children.patch("RayJob", namespace, job.metadata.name, patch)
-            why = admission.message if admission is not None else "spec.suspend"
-            self._event(job, "Warning", "Suspended", f"suspended the RayJob: {why or 'lost admission'}")
-        status = job_status(
-            job,
-            ray.get("status"),
-            attempt=attempt,
-            suspended=bool(ray["spec"].get("suspend")),
-            now=self._clock.now(),
-        )
-        self._write_status(job, status)
-
-    def _job_spec(self, job: ParkJob, attempt: int, *, suspend: bool) -> dict[str, Any]:
-        settings = self._settings
-        return ray_job_spec(
-            job,
-            attempt=attempt,
-            suspend=suspend,
-            cluster=job_cluster_spec(job, self._template(job.metadata.namespace, job.spec.cluster)),
-            pods=settings.pod_defaults(),
-            ray_version=settings.ray_version,
-            jobs_root=settings.jobs_root,
-            submission_mode=settings.submission_mode,
-        )
 
     def _template(self, namespace: str | None, name: str) -> ParkClusterSpec | None:
         """The ParkCluster a job or service names shapes its own Ray cluster (head, worker groups)."""

@@ -1,8 +1,10 @@
-"""`park operator run`: kopf's handlers and, on the replica holding the Lease, Park's scheduler loop.
+"""`park operator run`: kopf's handlers and, on the replica holding the Lease, Park's scheduler loop
+and the ParkJob controller.
 
-Both live in one asyncio loop: kopf watches and reconciles (sync handlers run in its thread pool), the
-scheduler writes admissions through `KubernetesStore`, and those status changes come back to kopf as
-watch events of the ParkJobs, which suspend or resume their RayJobs.
+All live in one asyncio loop: kopf watches and reconciles ParkClusters and ParkServices (sync handlers
+run in its thread pool); the scheduler writes admissions through `KubernetesStore`; the ParkJob
+controller is the one `park up` runs (park.control.controllers.jobs: the same planner, attempts,
+reports, checkpoints and gates) over the KubeRay job substrate (park.substrates.kuberay_jobs).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import random
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +24,20 @@ import kopf
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
+from park.control.controllers.jobs import JobReconciler
+from park.control.controllers.runner import Controller
 from park.control.controllers.scheduling import SchedulerLoop
+from park.control.logs import LogArchive
 from park.control.scheduler import PolicyConfig
 from park.core.clock import SystemClock
 from park.core.meta import API_GROUP
-from park.operator.children import Children
 from park.operator.handlers import build_registry
 from park.operator.leader import LeaseElector
 from park.operator.reconcilers import Reconcilers
 from park.operator.settings import OperatorSettings
 from park.operator.store import KubernetesStore
+from park.substrates.kuberay_jobs import KubeRayJobs
+from park.substrates.kuberay_objects import KubeRayObjects
 
 logger = logging.getLogger(__name__)
 RESTART_DELAY_S = 2.0
@@ -81,6 +88,42 @@ def kopf_settings(settings: kopf.OperatorSettings, *, peering_lifetime_s: int = 
     return settings
 
 
+def job_controller(
+    store: KubernetesStore, api_client: k8s.ApiClient, settings: OperatorSettings
+) -> Controller:
+    """The ParkJob controller of `park up`, over KubeRay: one RayJob per attempt."""
+    runner = KubeRayJobs(
+        api_client=api_client, pods=settings.pod_defaults(), ray_version=settings.ray_version
+    )
+    reconciler = JobReconciler(
+        store=store,
+        substrate=runner,
+        archive=LogArchive(settings.logs_root()),
+        clock=SystemClock(),
+        jobs_root=settings.jobs_root,
+        finalizer=False,  # the RayJob is owned by the ParkJob: the garbage collector stops it
+    )
+    return Controller(store=store, reconciler=reconciler, resync_seconds=settings.resync_seconds, workers=4)
+
+
+async def _lead(store: KubernetesStore, api_client: k8s.ApiClient, settings: OperatorSettings) -> None:
+    """What only the Lease holder runs: the scheduler loop and the ParkJob controller."""
+    async with asyncio.TaskGroup() as group:
+        group.create_task(_schedule_forever(store, settings))
+        group.create_task(
+            _run_forever("the ParkJob controller", lambda: job_controller(store, api_client, settings).run())
+        )
+
+
+async def _run_forever(what: str, run: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        try:
+            await run()
+        except Exception:
+            logger.exception("%s failed; restarting it", what)
+            await asyncio.sleep(RESTART_DELAY_S)
+
+
 async def _schedule_forever(store: KubernetesStore, settings: OperatorSettings) -> None:
     """The scheduler loop, restarted after an API hiccup rather than taking the operator down."""
     policy = PolicyConfig(
@@ -108,7 +151,7 @@ async def run_operator(
     api_client = k8s.ApiClient(configuration)
     store = KubernetesStore(api_client)
     reconcilers = Reconcilers(
-        store=store, children=Children(api_client), settings=settings, clock=SystemClock()
+        store=store, children=KubeRayObjects(api_client), settings=settings, clock=SystemClock()
     )
     registry = build_registry(reconcilers, resync_seconds=settings.resync_seconds)
 
@@ -124,7 +167,7 @@ async def run_operator(
         identity=identity,
         duration_s=settings.lease_seconds,
     )
-    scheduler = asyncio.create_task(elector.run_while_leader(lambda: _schedule_forever(store, settings)))
+    scheduler = asyncio.create_task(elector.run_while_leader(lambda: _lead(store, api_client, settings)))
     try:
         await kopf.operator(
             registry=registry,

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from park.core.resources import PodTemplate
 from park.substrates.kuberay_specs import DEFAULT_IMAGE
+from park.workloads import artifacts
 
 DEFAULT_RAY_IMAGE = DEFAULT_IMAGE
 DEFAULT_RESYNC_SECONDS = 300.0
@@ -25,7 +26,9 @@ class OperatorSettings(BaseSettings):
     tolerations, env); a ParkCluster's own `spec.pods` is laid over them."""
     ray_version: str = "2.60.0"
     jobs_root: str = "/var/lib/park/jobs"
-    """Where PARK_JOB_DIR lives inside the pods: mount shared storage there so checkpoints outlive a pod."""
+    """Where each job's files live (PARK_JOB_DIR: report, checkpoints) and logs are archived: an
+    `s3://BUCKET/PREFIX` URI (the operator and the pods read AWS_* from their environment), or a path
+    on storage that every pod and the operator mount."""
     submission_mode: str = "K8sJobMode"
     """KubeRay's way to submit a RayJob's entrypoint: K8sJobMode (a submitter Job) or HTTPMode."""
     lease_namespace: str = "default"
@@ -41,3 +44,7 @@ class OperatorSettings(BaseSettings):
     def pod_defaults(self) -> PodTemplate:
         """The operator's pod defaults, with `ray_image` as the image unless `pods` names one."""
         return self.pods.model_copy(update={"image": self.pods.image or self.ray_image})
+
+    def logs_root(self) -> str:
+        """Where finished attempts' logs are archived: beside the jobs' files."""
+        return artifacts.join(self.jobs_root, ".logs")

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from park.core.resources import ParkClusterSpec
+
 RayJobStatus = Literal["PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"]
 TERMINAL_RAY_STATUSES: frozenset[str] = frozenset({"STOPPED", "SUCCEEDED", "FAILED"})
 
@@ -47,6 +49,9 @@ class JobSubmission:
     entrypoint_memory: int | None = None
     entrypoint_resources: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
+    cluster: ParkClusterSpec | None = None
+    """The Ray cluster the attempt needs, where the substrate brings one per job (KubeRay's RayJob);
+    a shared head (the local substrate) runs the job on the cluster it has."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,16 @@ class JobSubstrate(Protocol):
     def job_logs(self, handle: ClusterHandle, submission_id: str) -> str: ...
 
     def stop_job(self, handle: ClusterHandle, submission_id: str) -> bool: ...
+
+
+class JobRunner(JobSubstrate, Protocol):
+    """What a job's lifecycle needs of a substrate: the cluster a job runs on, and Ray's job calls.
+
+    The local substrate runs jobs on a shared head; KubeRay (park.substrates.kuberay_jobs) brings a
+    cluster with each attempt's RayJob.
+    """
+
+    def get_cluster(self, key: str) -> ClusterHandle | None: ...
 
 
 @dataclass(frozen=True)

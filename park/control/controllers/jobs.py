@@ -17,8 +17,8 @@ from park.control.reconcile.submission import job_paths
 from park.control.store import Store
 from park.core.clock import Clock
 from park.core.errors import NotFoundError, SubstrateError, SubstrateUnavailableError
-from park.core.resources import TERMINAL_JOB_PHASES, ParkJob, ResourceKey
-from park.substrates.interface import ClusterHandle, Substrate
+from park.core.resources import TERMINAL_JOB_PHASES, ParkCluster, ParkClusterSpec, ParkJob, ResourceKey
+from park.substrates.interface import ClusterHandle, JobRunner
 from park.workloads import artifacts
 from park.workloads.contract import REPORT_FILE
 
@@ -30,19 +30,23 @@ class JobReconciler:
         self,
         *,
         store: Store,
-        substrate: Substrate,
+        substrate: JobRunner,
         archive: LogArchive,
         clock: Clock,
-        jobs_root: Path,
+        jobs_root: Path | str,
         federation_env: Callable[[], dict[str, str]] = dict,
+        finalizer: bool = True,
     ) -> None:
-        """`federation_env`: where federated jobs find the federation API (see ParkJobSpec.placement)."""
+        """`federation_env`: where federated jobs find the federation API (see ParkJobSpec.placement).
+        `finalizer`: hold a deleted job until its Ray job is stopped; not needed where the substrate's
+        objects are owned by the job (Kubernetes' garbage collector stops them)."""
+        self._finalizer = finalizer
         self._federation_env = federation_env
         self._store = store
         self._substrate = substrate
         self._archive = archive
         self._clock = clock
-        self._jobs_root = jobs_root
+        self._jobs_root = str(jobs_root)
 
     async def reconcile(self, key: ResourceKey) -> float | None:
         try:
@@ -53,7 +57,12 @@ class JobReconciler:
         observed = await asyncio.to_thread(self._observe, job)
         federation_env = self._federation_env() if job.spec.placement == "federated" else None
         plan = plan_job(
-            job, observed, self._clock.now(), jobs_root=str(self._jobs_root), federation_env=federation_env
+            job,
+            observed,
+            self._clock.now(),
+            jobs_root=self._jobs_root,
+            federation_env=federation_env,
+            finalizer=self._finalizer,
         )
         writer = ObjectWriter(self._store, job)
         for action in plan.actions:
@@ -67,14 +76,21 @@ class JobReconciler:
         handle = self._substrate.get_cluster(cluster_key(job.metadata.namespace, job.spec.cluster))
         sid = job.status.submission_id
         if sid is None or job.status.phase in TERMINAL_JOB_PHASES:
-            return JobObservation(cluster=handle, ray_job=None)
+            return JobObservation(cluster=handle, ray_job=None, template=self._template(job))
         report = self._read_report(job)
         ray_job = self._substrate.get_job(handle, sid) if handle is not None else None
-        return JobObservation(cluster=handle, ray_job=ray_job, report=report)
+        return JobObservation(cluster=handle, ray_job=ray_job, report=report, template=self._template(job))
+
+    def _template(self, job: ParkJob) -> ParkClusterSpec | None:
+        try:
+            cluster = self._store.get("ParkCluster", job.metadata.namespace, job.spec.cluster)
+        except NotFoundError:
+            return None
+        return cluster.spec if isinstance(cluster, ParkCluster) else None
 
     def _read_report(self, job: ParkJob) -> dict[str, Any] | None:
         """The workload's report.json (see park.workloads.contract); a torn or missing one is no report."""
-        return artifacts.read_json(artifacts.join(job_paths(job, str(self._jobs_root)).job_dir, REPORT_FILE))
+        return artifacts.read_json(artifacts.join(job_paths(job, self._jobs_root).job_dir, REPORT_FILE))
 
     async def _act(self, writer: ObjectWriter, handle: ClusterHandle, action: object) -> None:
         match action:

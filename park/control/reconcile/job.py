@@ -33,7 +33,7 @@ from park.control.reconcile.actions import (
 )
 from park.control.reconcile.submission import build_submission
 from park.core.meta import Condition, set_condition
-from park.core.resources import TERMINAL_JOB_PHASES, ParkJob, ParkJobStatus
+from park.core.resources import TERMINAL_JOB_PHASES, ParkClusterSpec, ParkJob, ParkJobStatus
 from park.substrates.interface import TERMINAL_RAY_STATUSES, ClusterHandle, JobInfo
 
 FIRST_POLL_SECONDS = 0.05
@@ -48,6 +48,8 @@ class JobObservation:
     cluster: ClusterHandle | None
     ray_job: JobInfo | None
     report: dict[str, Any] | None = None
+    template: ParkClusterSpec | None = None
+    """The spec of the ParkCluster the job names (None when there is none): it shapes a per-job cluster."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,11 @@ def starting_poll_delay(job: ParkJob, now: datetime) -> float:
 def _new_attempt(ctx: _Context, *, why: str) -> list[Action]:
     attempt = ctx.job.status.attempt + 1
     submission = build_submission(
-        ctx.job, attempt, jobs_root=ctx.jobs_root, federation_env=ctx.federation_env
+        ctx.job,
+        attempt,
+        jobs_root=ctx.jobs_root,
+        federation_env=ctx.federation_env,
+        template=ctx.observed.template,
     )
     resume = f", resuming from {ctx.job.status.checkpoint}" if ctx.job.status.checkpoint else ""
     status = ctx.status(
@@ -244,11 +250,14 @@ def plan_job(
     *,
     jobs_root: str,
     federation_env: Mapping[str, str] | None = None,
+    finalizer: bool = True,
 ) -> Plan:
+    """`finalizer`: hold a deleted job until its Ray job is stopped (where nothing else stops it)."""
     ctx = _Context(job, observed, now, jobs_root, federation_env or {})
     if job.metadata.deletion_timestamp is not None:
         return _plan_deletion(ctx)
-    head: tuple[Action, ...] = () if FINALIZER in job.metadata.finalizers else (AddFinalizer(),)
+    held = not finalizer or FINALIZER in job.metadata.finalizers
+    head: tuple[Action, ...] = () if held else (AddFinalizer(),)
     plan = _plan_body(ctx.with_job(_absorb_report(job, observed.report)))
     return Plan(head + plan.actions, plan.requeue_after)
 
@@ -288,7 +297,11 @@ def _plan_unknown_to_ray(ctx: _Context) -> Plan:
     job = ctx.job
     if job.status.phase == "Submitting":
         submission = build_submission(
-            job, job.status.attempt, jobs_root=ctx.jobs_root, federation_env=ctx.federation_env
+            job,
+            job.status.attempt,
+            jobs_root=ctx.jobs_root,
+            federation_env=ctx.federation_env,
+            template=ctx.observed.template,
         )
         return Plan((SubmitJob(submission),), starting_poll_delay(job, ctx.now))
     message = (

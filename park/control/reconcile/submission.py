@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from park.core.quantities import parse_quantity
-from park.core.resources import ParkJob
+from park.core.resources import ParkClusterSpec, ParkJob
 from park.substrates.interface import JobSubmission
+from park.substrates.kuberay_specs import job_cluster_spec
+from park.workloads import artifacts
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,11 @@ def _uid8(job: ParkJob) -> str:
 
 
 def job_paths(job: ParkJob, jobs_root: str) -> JobPaths:
-    """One directory per job object (a re-created job with the same name gets a new one)."""
-    job_dir = PurePosixPath(jobs_root) / (job.metadata.namespace or "_") / f"{job.metadata.name}-{_uid8(job)}"
-    checkpoint_dir = job.spec.checkpoint.storage or str(job_dir / "checkpoints")
-    return JobPaths(job_dir=str(job_dir), checkpoint_dir=checkpoint_dir)
+    """One directory per job object (a re-created job with the same name gets a new one), under
+    `jobs_root`: a directory on park up, an `s3://` URI on Kubernetes."""
+    job_dir = artifacts.join(jobs_root, job.metadata.namespace or "_", f"{job.metadata.name}-{_uid8(job)}")
+    checkpoint_dir = job.spec.checkpoint.storage or artifacts.join(job_dir, "checkpoints")
+    return JobPaths(job_dir=job_dir, checkpoint_dir=checkpoint_dir)
 
 
 def contract_env(job: ParkJob, attempt: int, paths: JobPaths) -> dict[str, str]:
@@ -57,9 +59,15 @@ def contract_env(job: ParkJob, attempt: int, paths: JobPaths) -> dict[str, str]:
 
 
 def build_submission(
-    job: ParkJob, attempt: int, *, jobs_root: str, federation_env: Mapping[str, str] | None = None
+    job: ParkJob,
+    attempt: int,
+    *,
+    jobs_root: str,
+    federation_env: Mapping[str, str] | None = None,
+    template: ParkClusterSpec | None = None,
 ) -> JobSubmission:
-    """`federation_env` (where the federation API is, and its token) reaches federated jobs only."""
+    """`federation_env` (where the federation API is, and its token) reaches federated jobs only;
+    `template` is the spec of the ParkCluster the job names, which shapes a per-job cluster."""
     spec, driver = job.spec, job.spec.entrypoint_resources
     entrypoint = spec.entrypoint or f"python -m park.workloads.{spec.workload.name}"  # type: ignore[union-attr]
     user_env = dict(spec.runtime_env.get("env_vars") or {})
@@ -77,6 +85,8 @@ def build_submission(
         metadata={
             "park.dev/namespace": job.metadata.namespace or "",
             "park.dev/name": job.metadata.name,
+            "park.dev/uid": job.metadata.uid or "",
             "park.dev/attempt": str(attempt),
         },
+        cluster=job_cluster_spec(job, template),
     )

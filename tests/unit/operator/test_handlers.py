@@ -32,7 +32,8 @@ def handlers(registry: Any, part: str) -> dict[str, Any]:
 def test_each_kind_converges_on_changes_events_and_a_timer() -> None:
     registry = build_registry(Recorder())  # type: ignore[arg-type]
     changing = handlers(registry, "_changing")
-    for plural in ("parkclusters", "parkjobs", "parkservices"):
+    assert "create-parkjobs" not in changing, "ParkJobs are the job controller's (runner.py), not kopf's"
+    for plural in ("parkclusters", "parkservices"):
         assert {f"create-{plural}", f"update-{plural}", f"resume-{plural}"} <= set(changing)
         assert f"resync-{plural}" in handlers(registry, "_spawning")
     assert not [h for h in changing.values() if h.reason is not None and "delete" in str(h.reason)], (
@@ -43,16 +44,16 @@ def test_each_kind_converges_on_changes_events_and_a_timer() -> None:
 def test_status_events_reconcile_the_object_and_child_events_its_owner() -> None:
     recorder = Recorder()
     watching = handlers(build_registry(recorder), "_watching")  # type: ignore[arg-type]
-    watching["event-parkjobs"].fn(name="train", namespace="ns", type="MODIFIED")
-    watching["event-parkjobs"].fn(name="gone", namespace="ns", type="DELETED")
-    mirror = watching["mirror-rayjobs"]
+    watching["event-parkservices"].fn(name="chat", namespace="ns", type="MODIFIED")
+    watching["event-parkservices"].fn(name="gone", namespace="ns", type="DELETED")
+    mirror = watching["mirror-rayservices"]
     assert mirror.labels == {
         "app.kubernetes.io/managed-by": "park-operator",
-        "park.dev/owner-kind": "ParkJob",
+        "park.dev/owner-kind": "ParkService",
     }
-    mirror.fn(labels={"park.dev/owner-name": "train"}, namespace="ns")
+    mirror.fn(labels={"park.dev/owner-name": "chat"}, namespace="ns")
     mirror.fn(labels={}, namespace="ns")
-    assert recorder.calls == [("ParkJob", "ns", "train"), ("ParkJob", "ns", "train")]
+    assert recorder.calls == [("ParkService", "ns", "chat"), ("ParkService", "ns", "chat")]
 
 
 def test_a_failing_event_handler_retries_then_logs_instead_of_raising() -> None:
@@ -72,15 +73,15 @@ def test_an_event_handler_stops_retrying_once_the_reconcile_succeeds() -> None:
 
     recorder = FailsOnce()
     watching = handlers(build_registry(recorder, retry_delays=(0.0, 0.0)), "_watching")  # type: ignore[arg-type]
-    watching["event-parkjobs"].fn(name="train", namespace="ns", type="MODIFIED")
-    assert recorder.calls == [("ParkJob", "ns", "train")] * 2
+    watching["event-parkservices"].fn(name="chat", namespace="ns", type="MODIFIED")
+    assert recorder.calls == [("ParkService", "ns", "chat")] * 2
 
 
 def test_the_resync_timer_is_a_slow_safety_net() -> None:
     spawning = handlers(build_registry(Recorder()), "_spawning")  # type: ignore[arg-type]
-    assert spawning["resync-parkjobs"].interval == 300
+    assert spawning["resync-parkclusters"].interval == 300
     quick = handlers(build_registry(Recorder(), resync_seconds=20), "_spawning")  # type: ignore[arg-type]
-    assert quick["resync-parkjobs"].interval == 20
+    assert quick["resync-parkclusters"].interval == 20
 
 
 def test_park_operator_run_is_a_command() -> None:
@@ -96,12 +97,12 @@ def test_an_object_park_cannot_read_is_refused_once_not_retried() -> None:
     class Unreadable(Recorder):
         def reconcile(self, kind: str, namespace: str, name: str) -> None:
             super().reconcile(kind, namespace, name)
-            raise InvalidError(f"{kind} {namespace}/{name} cannot be read: spec.resources.perReplica.cpu: -4")
+            raise InvalidError(f"{kind} {namespace}/{name} cannot be read: spec.head.resources.cpu: -4")
 
     recorder = Unreadable()
     registry = build_registry(recorder, retry_delays=(0.0, 0.0))  # type: ignore[arg-type]
-    handlers(registry, "_watching")["event-parkjobs"].fn(name="bad", namespace="ns", type="MODIFIED")
-    handlers(registry, "_spawning")["resync-parkjobs"].fn(name="bad", namespace="ns")
-    assert recorder.calls == [("ParkJob", "ns", "bad")] * 2
-    with pytest.raises(kopf.PermanentError, match=r"perReplica\.cpu"):
-        handlers(registry, "_changing")["update-parkjobs"].fn(name="bad", namespace="ns")
+    handlers(registry, "_watching")["event-parkclusters"].fn(name="bad", namespace="ns", type="MODIFIED")
+    handlers(registry, "_spawning")["resync-parkclusters"].fn(name="bad", namespace="ns")
+    assert recorder.calls == [("ParkCluster", "ns", "bad")] * 2
+    with pytest.raises(kopf.PermanentError, match=r"head\.resources\.cpu"):
+        handlers(registry, "_changing")["update-parkclusters"].fn(name="bad", namespace="ns")

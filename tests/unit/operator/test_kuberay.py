@@ -8,11 +8,15 @@ from typing import Any
 import pytest
 import yaml
 
+from park.control.reconcile.submission import build_submission
 from park.core.loading import load_documents
 from park.core.resources import AnyResource, ParkCluster, ParkJob, ParkService, PodTemplate, Toleration
-from park.operator.kuberay import ray_job_spec, ray_service_spec
+from park.operator.kuberay import ray_service_spec
 from park.operator.settings import DEFAULT_RAY_IMAGE, OperatorSettings
+from park.substrates.interface import JobSubmission
+from park.substrates.kuberay_jobs import job_info, rayjob_body, rayjob_name
 from park.substrates.kuberay_specs import (
+    ATTEMPT,
     GPU_RESOURCE,
     OWNER_NAME,
     SPEC_HASH,
@@ -169,30 +173,35 @@ def test_a_job_brings_a_cluster_sized_like_its_admitted_gang() -> None:
     assert job_cluster_spec(no_gang, None).worker_groups == []
 
 
-def rayjob(parked: ParkJob, *, attempt: int, suspend: bool) -> dict[str, Any]:
-    return ray_job_spec(
-        parked,
-        attempt=attempt,
-        suspend=suspend,
-        cluster=job_cluster_spec(parked, None),
-        pods=PodTemplate(image="img"),
+def submission(parked: ParkJob, attempt: int = 1) -> JobSubmission:
+    return build_submission(parked, attempt, jobs_root="s3://park/jobs", template=cluster().spec)
+
+
+def rayjob(parked: ParkJob, *, attempt: int, pods: PodTemplate | None = None) -> dict[str, Any]:
+    return rayjob_body(
+        submission(parked, attempt),
+        cluster=job_cluster_spec(parked, cluster().spec),
+        pods=pods or PodTemplate(image="img"),
         ray_version="2.60.0",
-        jobs_root="/jobs",
     )
 
 
-def test_a_rayjob_runs_the_workload_with_the_park_contract() -> None:
-    spec = rayjob(job(), attempt=1, suspend=True)
-    assert spec["suspend"] is True and spec["shutdownAfterJobFinishes"] is True
+def test_an_attempt_is_a_rayjob_with_its_submission_id_and_the_park_contract() -> None:
+    body = rayjob(job(), attempt=1)
+    spec = body["spec"]
+    assert body["metadata"]["name"] == rayjob_name(spec["jobId"]) == "park-ns-train-0123abcd-1"
+    assert body["metadata"]["ownerReferences"][0]["uid"] == "0123abcd-ffff"
+    assert body["metadata"]["labels"][OWNER_NAME] == "train" and body["metadata"]["labels"][ATTEMPT] == "1"
+    assert spec["shutdownAfterJobFinishes"] is True and spec["submissionMode"] == "K8sJobMode"
+    assert spec["backoffLimit"] == 0, "retries are the planner's, as on park up"
     assert spec["entrypoint"] == "python -m park.workloads.train"
-    assert spec["backoffLimit"] == 2 and spec["submissionMode"] == "K8sJobMode"
     assert spec["entrypointNumCpus"] == 1 and json.loads(spec["entrypointResources"]) == {"driver": 1}
     runtime_env = yaml.safe_load(spec["runtimeEnvYAML"])
     assert runtime_env["pip"] == ["torch"]
     env = runtime_env["env_vars"]
     assert env["MINE"] == "1" and env["PARK_ATTEMPT"] == "1" and env["PARK_JOB_NAME"] == "train"
-    assert env["PARK_JOB_DIR"] == "/jobs/ns/train-0123abcd"
-    assert env["PARK_CHECKPOINT_DIR"] == "/jobs/ns/train-0123abcd/checkpoints"
+    assert env["PARK_JOB_DIR"] == "s3://park/jobs/ns/train-0123abcd"
+    assert env["PARK_CHECKPOINT_DIR"] == "s3://park/jobs/ns/train-0123abcd/checkpoints"
     assert json.loads(env["PARK_WORKLOAD_PARAMS"]) == {"epochs": 2}
     assert "PARK_RESUME_FROM" not in env
     limits = spec["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["resources"]
@@ -200,10 +209,40 @@ def test_a_rayjob_runs_the_workload_with_the_park_contract() -> None:
 
 
 def test_a_resumed_attempt_names_its_checkpoint() -> None:
-    spec = rayjob(job(checkpoint="/jobs/ns/train/checkpoints/step-40"), attempt=2, suspend=False)
-    env = yaml.safe_load(spec["runtimeEnvYAML"])["env_vars"]
-    assert env["PARK_ATTEMPT"] == "2" and env["PARK_RESUME_FROM"] == "/jobs/ns/train/checkpoints/step-40"
-    assert spec["suspend"] is False
+    body = rayjob(job(checkpoint="s3://park/jobs/ns/train/checkpoints/step-40"), attempt=2)
+    env = yaml.safe_load(body["spec"]["runtimeEnvYAML"])["env_vars"]
+    assert (
+        env["PARK_ATTEMPT"] == "2"
+        and env["PARK_RESUME_FROM"] == "s3://park/jobs/ns/train/checkpoints/step-40"
+    )
+    assert body["metadata"]["name"].endswith("-2")
+
+
+def test_long_names_are_shortened_for_kuberay_and_stay_distinct() -> None:
+    long_a = "park-a-namespace-with-a-long-name-a-job-with-a-long-name-0123abcd-1"
+    long_b = long_a[:-1] + "2"
+    assert len(rayjob_name(long_a)) <= 47 and rayjob_name(long_a) != rayjob_name(long_b)
+    assert rayjob_name("park-ns-a-1") == "park-ns-a-1"
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ({}, ("PENDING", "")),
+        ({"jobDeploymentStatus": "Initializing"}, ("PENDING", "")),
+        ({"jobDeploymentStatus": "Running", "jobStatus": "RUNNING"}, ("RUNNING", "")),
+        ({"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}, ("SUCCEEDED", "")),
+        ({"jobStatus": "STOPPED", "message": "stopped by Park"}, ("STOPPED", "stopped by Park")),
+        (
+            {"jobStatus": "FAILED", "message": "Traceback ... ValueError"},
+            ("FAILED", "Traceback ... ValueError"),
+        ),
+        ({"jobDeploymentStatus": "Failed", "reason": "SubmissionFailed"}, ("FAILED", "SubmissionFailed")),
+    ],
+)
+def test_ray_job_status_comes_from_the_rayjob(status: dict[str, Any], expected: tuple[str, str]) -> None:
+    info = job_info("sid", {"status": status})
+    assert (info.status, info.message) == expected
 
 
 def test_a_rayservice_carries_the_serve_applications_as_serve_config_v2() -> None:
@@ -238,17 +277,7 @@ def test_the_submitter_pod_runs_where_the_clusters_pods_run_and_asks_little() ->
         volumes=[{"name": "data", "emptyDir": {}}],
         volume_mounts=[{"name": "data", "mountPath": "/data"}],
     )
-    parked = job()
-    spec = ray_job_spec(
-        parked,
-        attempt=1,
-        suspend=False,
-        cluster=job_cluster_spec(parked, None),
-        pods=pods,
-        ray_version="2.60.0",
-        jobs_root="/jobs",
-    )
-    submitter = spec["submitterPodTemplate"]["spec"]
+    submitter = rayjob(job(), attempt=1, pods=pods)["spec"]["submitterPodTemplate"]["spec"]
     (container,) = submitter["containers"]
     assert container["image"] == "park:1" and container["volumeMounts"] == [
         {"name": "data", "mountPath": "/data"}
@@ -258,14 +287,3 @@ def test_the_submitter_pod_runs_where_the_clusters_pods_run_and_asks_little() ->
         submitter["volumes"] == [{"name": "data", "emptyDir": {}}] and submitter["restartPolicy"] == "Never"
     )
     assert container["resources"]["requests"]["cpu"] == "100m"
-    http = ray_job_spec(
-        parked,
-        attempt=1,
-        suspend=False,
-        cluster=job_cluster_spec(parked, None),
-        pods=pods,
-        ray_version="2.60.0",
-        jobs_root="/jobs",
-        submission_mode="HTTPMode",
-    )
-    assert "submitterPodTemplate" not in http

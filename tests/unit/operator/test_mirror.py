@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from park.core.meta import ObjectMeta
 from park.core.resources import Admission, ParkClusterStatus, ParkJob, ParkJobSpec, ParkServiceStatus
 from park.operator.leader import may_take
-from park.operator.mirror import cluster_status, job_phase, job_status, service_phase, service_status
+from park.operator.mirror import cluster_status, service_phase, service_status
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -67,52 +65,6 @@ def job(admitted: bool | None, *, suspend: bool = False, attempt: int = 0) -> Pa
     return parked.model_copy(
         update={"status": parked.status.model_copy(update={"admission": admission, "attempt": attempt})}
     )
-
-
-@pytest.mark.parametrize(
-    ("admitted", "ray", "attempt", "suspended", "phase"),
-    [
-        (None, None, 0, True, "Queued"),
-        (False, {"jobDeploymentStatus": "Initializing"}, 0, True, "Queued"),  # created suspended, never ran
-        (True, {}, 1, False, "Starting"),
-        (True, {"jobDeploymentStatus": "Running", "jobStatus": "PENDING"}, 1, False, "Starting"),
-        (True, {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING"}, 1, False, "Running"),
-        (False, {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING"}, 1, False, "Preempting"),
-        (False, {"jobDeploymentStatus": "Suspending"}, 1, True, "Preempting"),
-        (False, {"jobDeploymentStatus": "Suspended"}, 1, True, "Preempted"),
-        (True, {"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}, 1, False, "Succeeded"),
-        (True, {"jobDeploymentStatus": "Complete", "jobStatus": "STOPPED"}, 1, False, "Stopped"),
-        (True, {"jobDeploymentStatus": "Failed", "reason": "DeadlineExceeded"}, 1, False, "Failed"),
-    ],
-)
-def test_job_phases(
-    admitted: bool | None, ray: dict[str, Any] | None, attempt: int, suspended: bool, phase: str
-) -> None:
-    assert job_phase(job(admitted), ray, attempt=attempt, suspended=suspended)[0] == phase
-
-
-def test_spec_suspend_is_suspended_not_preempted() -> None:
-    suspended = job(True, suspend=True, attempt=1)
-    assert (
-        job_phase(suspended, {"jobDeploymentStatus": "Suspended"}, attempt=1, suspended=True)[0]
-        == "Suspended"
-    )
-
-
-def test_job_status_mirrors_kuberay_and_a_terminal_phase_is_final() -> None:
-    ray = {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING", "jobId": "finetune-x1"}
-    status = job_status(job(True), ray, attempt=2, suspended=False, now=NOW)
-    assert (status.phase, status.attempt, status.ray_status) == ("Running", 2, "RUNNING")
-    assert status.submission_id == "finetune-x1" and status.start_time == NOW
-    admitted = next(c for c in status.conditions if c.type == "Admitted")
-    assert admitted.status == "True" and admitted.message == "because"
-    done = job(True).model_copy(update={"status": status.model_copy(update={"phase": "Succeeded"})})
-    assert (
-        job_status(done, {"jobDeploymentStatus": "Suspended"}, attempt=3, suspended=True, now=NOW)
-        == done.status
-    )
-    failed = job_status(job(True), {"jobDeploymentStatus": "Failed"}, attempt=1, suspended=False, now=NOW)
-    assert failed.phase == "Failed" and failed.failed_attempts == 1 and failed.completion_time == NOW
 
 
 def test_service_phases_follow_admission_then_the_rayservice_ready_condition() -> None:

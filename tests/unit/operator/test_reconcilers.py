@@ -8,17 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes.client.exceptions import ApiException
 
 from park.control.store.sqlite import SQLiteStore
 from park.core.clock import FakeClock
 from park.core.loading import load_documents
-from park.core.resources import Admission, AnyResource, ParkJob
-from park.operator.children import PLURALS
+from park.core.resources import AnyResource
 from park.operator.reconcilers import Reconcilers
 from park.operator.settings import OperatorSettings
-from park.substrates.kuberay_specs import ATTEMPT
+from park.substrates.kuberay_objects import PLURALS
 
 
 def merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +29,7 @@ def merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 
 
 class FakeKubeRay:
-    """Children with the API server's manners: resourceVersions, 409 on stale patches and on re-create."""
+    """KubeRayObjects with the API server's manners: resourceVersions, 409 on stale patches and re-create."""
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -97,85 +95,6 @@ kind: ParkJob
 metadata: {name: train}
 spec: {entrypoint: python train.py, resources: {replicas: 2, perReplica: {cpu: 1, gpu: 1}}}
 """
-
-
-def admit(store: SQLiteStore, admitted: bool) -> None:
-    job = store.get("ParkJob", "ns", "train")
-    assert isinstance(job, ParkJob)
-    admission = Admission(admitted=admitted, message="admitted" if admitted else "preempted by ns/urgent")
-    store.update_status(
-        job.model_copy(update={"status": job.status.model_copy(update={"admission": admission})})
-    )
-
-
-def phase(store: SQLiteStore) -> tuple[str | None, int]:
-    job = store.get("ParkJob", "ns", "train")
-    return job.status.phase, job.status.attempt
-
-
-def test_a_job_runs_only_while_admitted_and_resumes_with_a_new_attempt(world: Any) -> None:
-    store, ray, reconcilers = world
-    created = create(store, JOB)
-    reconcilers.reconcile("ParkJob", "ns", "train")
-    rayjob = ray.get("RayJob", "ns", "train")
-    assert rayjob["spec"]["suspend"] is True and rayjob["metadata"]["annotations"][ATTEMPT] == "0"
-    assert rayjob["metadata"]["ownerReferences"][0]["uid"] == created.metadata.uid
-    assert phase(store) == ("Queued", 0)
-
-    admit(store, True)
-    reconcilers.reconcile("ParkJob", "ns", "train")
-    rayjob = ray.get("RayJob", "ns", "train")
-    assert rayjob["spec"]["suspend"] is False and rayjob["metadata"]["annotations"][ATTEMPT] == "1"
-    assert phase(store) == ("Starting", 1)
-    ray.set_status("RayJob", "train", {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING"})
-    reconcilers.reconcile("ParkJob", "ns", "train")
-    assert phase(store) == ("Running", 1)
-    writes = ray.writes
-    reconcilers.reconcile("ParkJob", "ns", "train")
-    assert ray.writes == writes, "a pass with nothing to change writes nothing"
-
-    admit(store, False)
-    reconcilers.reconcile("ParkJob", "ns", "train")
-    assert ray.get("RayJob", "ns", "train")["spec"]["suspend"] is True
-    assert phase(store) == ("Preempting", 1), "holds its quota until KubeRay has deleted the cluster"
-    ray.set_status("RayJob", "train", {"jobDeploymentStatus": "Suspended"})
-    reconcilers.reconcile("ParkJob", "ns", "train")
-    assert phase(store) == ("Preempted", 1)
-
-    admit(store, True)
-    ray.conflicts_to_inject = 1  # the first resume patch is stale: the pass re-reads and retries
-    reconcilers.reconcile("ParkJob", "ns", "train")
-    rayjob = ray.get("RayJob", "ns", "train")
-    env = yaml.safe_load(rayjob["spec"]["runtimeEnvYAML"])["env_vars"]
-    assert rayjob["spec"]["suspend"] is False and env["PARK_ATTEMPT"] == "2"
-    assert rayjob["metadata"]["annotations"][ATTEMPT] == "2"
-    assert phase(store)[1] == 2
-    reasons = [e.reason for e in store.list_events(kind="ParkJob", name="train")]
-    assert {"CreatedRayJob", "Resumed", "Suspended", "Preempted"} <= set(reasons)
-
-
-def test_a_finished_job_is_left_alone(world: Any) -> None:
-    store, ray, reconcilers = world
-    create(store, JOB)
-    admit(store, True)
-    reconcilers.reconcile("ParkJob", "ns", "train")
-    ray.set_status("RayJob", "train", {"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"})
-    reconcilers.reconcile("ParkJob", "ns", "train")
-    assert phase(store) == ("Succeeded", 1)
-    admit(store, False)
-    reconcilers.reconcile("ParkJob", "ns", "train")
-    assert ray.get("RayJob", "ns", "train")["spec"]["suspend"] is False
-    assert phase(store) == ("Succeeded", 1)
-
-
-def test_a_federated_job_fails_clearly_on_kubernetes(world: Any) -> None:
-    store, ray, reconcilers = world
-    federated = JOB.split("spec:", maxsplit=1)[0] + "spec: {workload: {name: data}, placement: federated}\n"
-    create(store, federated)
-    reconcilers.reconcile("ParkJob", "ns", "train")
-    job = store.get("ParkJob", "ns", "train")
-    assert job.status.phase == "Failed" and "embedded platform" in (job.status.message or "")
-    assert ray.get("RayJob", "ns", "train") is None
 
 
 CLUSTER = """

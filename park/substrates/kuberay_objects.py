@@ -1,4 +1,4 @@
-"""The KubeRay objects the operator owns, read and written through the custom-objects API.
+"""The KubeRay objects Park owns, read and written through the custom-objects API.
 
 Writes are merge patches of exactly what Park decides (so KubeRay's own fields survive), and creation
 is idempotent: a replica that loses a create race reads what the winner made.
@@ -17,7 +17,7 @@ PLURALS = {"RayCluster": "rayclusters", "RayJob": "rayjobs", "RayService": "rays
 
 
 class ChildObjects(Protocol):
-    """What the reconcilers need of the KubeRay objects (a fake in unit tests, `Children` for real)."""
+    """What the reconcilers need of the KubeRay objects (a fake in unit tests, `KubeRayObjects` for real)."""
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
 
@@ -26,7 +26,7 @@ class ChildObjects(Protocol):
     def patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]: ...
 
 
-class Children:
+class KubeRayObjects:
     def __init__(self, api_client: k8s.ApiClient) -> None:
         self._api = k8s.CustomObjectsApi(api_client)
 
@@ -69,6 +69,22 @@ class Children:
             _content_type="application/merge-patch+json",
         )
         return _as_dict(done)
+
+    def list(self, kind: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+        body = self._api.list_namespaced_custom_object(
+            RAY_GROUP, RAY_VERSION, namespace, PLURALS[kind], label_selector=label_selector
+        )
+        return [_as_dict(item) for item in _as_dict(body).get("items") or []]
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        """Delete in the background (the garbage collector removes what the object owns); gone is fine."""
+        try:
+            self._api.delete_namespaced_custom_object(
+                RAY_GROUP, RAY_VERSION, namespace, PLURALS[kind], name, propagation_policy="Background"
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
 
 
 def _as_dict(value: object) -> dict[str, Any]:
