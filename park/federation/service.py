@@ -14,7 +14,7 @@ from typing import Any
 import trio
 from pydantic import TypeAdapter, ValidationError
 
-from park.core.errors import ParkError
+from park.core.errors import ParkError, PortInUseError
 from park.federation.gateway import GatewayCore
 from park.federation.mesh import Channel, ChannelClosedError, Mesh
 from park.federation.messages import (
@@ -210,7 +210,8 @@ class GatewayThread:
             trio.run(self._main)
         except BaseException as err:
             self.error = err
-            logger.exception("the federation gateway stopped")
+            if self._started.is_set():  # a failed start is reported by start(), in one line
+                logger.exception("the federation gateway stopped")
         finally:
             self._started.set()
 
@@ -218,10 +219,16 @@ class GatewayThread:
         self._thread = threading.Thread(target=self._run, name="park-federation-gateway", daemon=True)
         self._thread.start()
         ready = await asyncio.to_thread(self._started.wait, timeout_s)
-        if self.error is not None or not ready:
-            why = _first_cause(self.error) if self.error is not None else "timed out"
-            raise ParkError(f"the federation gateway did not start: {why}")
-        return self.addrs
+        if self.error is None and ready:
+            return self.addrs
+        cause = _first_cause(self.error) if self.error is not None else None
+        if isinstance(cause, PortInUseError):
+            raise PortInUseError(
+                f"the federation gateway's {cause}; choose another with --federation-port N,"
+                " or --federation-port 0 for a free one"
+            )
+        why = (str(cause).splitlines()[0] or type(cause).__name__) if cause is not None else "timed out"
+        raise ParkError(f"the federation gateway did not start: {why}")
 
     def _cancel_now(self) -> None:
         if self._cancel is not None:
@@ -240,10 +247,10 @@ class GatewayThread:
         return self._thread is not None and self._thread.is_alive()
 
 
-def _first_cause(error: BaseException) -> str:
-    """The innermost message of a (possibly grouped) startup error, e.g. the port already in use."""
+def _first_cause(error: BaseException) -> BaseException:
+    """The first of a (possibly grouped) startup error: Park's own error, else the innermost cause."""
     while isinstance(error, BaseExceptionGroup) and error.exceptions:
         error = error.exceptions[0]
-    while error.__cause__ is not None:
+    while error.__cause__ is not None and not isinstance(error, ParkError):
         error = error.__cause__
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
+    return error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -19,12 +20,16 @@ from libp2p.network.config import ConnectionConfig
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTransport
 
+from park.control.store.sqlite import SQLiteStore
+from park.core.clock import SystemClock
+from park.core.errors import PortInUseError
 from park.core.resources import NodeCapabilities
 from park.federation import tokens
 from park.federation.identity import Identity
 from park.federation.mesh import ChannelClosedError, Mesh
 from park.federation.messages import WORK_PROTOCOL
 from park.federation.node import EXIT_REFUSED, EXIT_REVOKED, NodeDaemon
+from park.federation.runtime import Federation, FederationSettings
 from park.federation.wire import frame
 from tests.integration.federation.harness import Gateway, running_gateway, wait_until
 
@@ -307,3 +312,23 @@ def test_a_malicious_frame_drops_only_its_sender(tmp_path: Path) -> None:
                 nursery.cancel_scope.cancel()
 
         trio.run(serve)
+
+
+def test_a_second_gateway_on_a_taken_port_is_refused_not_shared(tmp_path: Path) -> None:
+    """py-libp2p listens with SO_REUSEPORT, which would let a second gateway bind the same port and take
+    half of the first one's connections; it must be refused in one line instead."""
+    with running_gateway(tmp_path) as first:
+        port = int(multiaddr.Multiaddr(first.addrs[0]).value_for_protocol("tcp"))
+        store = SQLiteStore(tmp_path / "second.db", clock=SystemClock())
+        second = Federation(
+            store, FederationSettings(directory=tmp_path / "second", port=port), clock=SystemClock()
+        )
+        try:
+            with pytest.raises(PortInUseError) as refused:
+                asyncio.run(second.start())
+            message = str(refused.value)
+            assert f"127.0.0.1:{port} is already in use" in message and "--federation-port" in message
+            assert "\n" not in message
+        finally:
+            asyncio.run(second.stop())
+            store.close()
