@@ -177,8 +177,9 @@ def work(
     for header in ("ID", "APP", "STATE", "ATTEMPT", "NODE", "ERROR"):
         grid.add_column(header)
     for unit in units:
-        peer = unit.get("completedBy") or unit.get("peer") or "-"
+        # The node's name; a peer that is no node (any more) shows its whole peer ID, never a part.
+        node = unit.get("node") or unit.get("completedBy") or unit.get("peer") or "-"
         grid.add_row(
-            unit["id"], unit["app"], unit["state"], str(unit["attempt"]), peer[-12:], unit.get("error") or ""
+            unit["id"], unit["app"], unit["state"], str(unit["attempt"]), node, unit.get("error") or ""
         )
     out.print(grid)

@@ -100,20 +100,18 @@ class GatewayService:
         channel = self._channels.pop(peer, None)
         if channel is not None:
             code = "revoked" if why == "revoked" else "timeout"
-            with trio.move_on_after(1):
-                await channel.send(Refused(code=code, message=f"dropped: {why}").to_dict())
+            await self._refuse(channel, Refused(code=code, message=f"dropped: {why}"))
             await channel.reset()
         await self.mesh.hang_up(peer)
         await trio.to_thread.run_sync(lambda: self.core.disconnected(peer, why=why))
 
     async def _announcement(self, envelope: Envelope) -> None:
         try:
-            Announcement.model_validate(envelope.body)
+            message = Announcement.model_validate(envelope.body)
         except ValidationError:
             return
-        session = self.core.session(envelope.sender)
-        if session is not None:
-            session.last_seen = self.core.clock.now()
+        if self.core.session(envelope.sender) is not None:
+            await trio.to_thread.run_sync(lambda: self.core.announced(envelope.sender, message))
 
     # ------------------------------------------------------------ one node's session
 
@@ -127,8 +125,10 @@ class GatewayService:
         except ChannelClosedError as err:
             state["why"] = f"connection lost ({err})"
         except (WireError, ValidationError) as err:
-            state["why"] = f"sent a bad message: {str(err).splitlines()[0]}"
+            why = _bad_message(err)
+            state["why"] = f"sent a bad message: {why}"
             logger.warning("dropping %s: %s", peer, state["why"])
+            await self._refuse(channel, Refused(code="protocol", message=f"bad message: {why}"))
         except Exception:  # one peer's session must never stop the gateway
             state["why"] = "its session failed (see the gateway log)"
             logger.exception("session with %s failed", peer)
@@ -142,6 +142,11 @@ class GatewayService:
                     await trio.to_thread.run_sync(lambda: self.core.disconnected(peer, why=why))
                 if not state["admitted"]:
                     await self.mesh.hang_up(peer)
+
+    async def _refuse(self, channel: Channel, refused: Refused) -> None:
+        """Tell the peer why the session ends (at most 1 s); it may be gone already."""
+        with trio.move_on_after(1), contextlib.suppress(ChannelClosedError):
+            await channel.send(refused.to_dict())
 
     async def _converse(self, channel: Channel, state: dict[str, object]) -> None:
         """hello -> welcome (or refused, and the end); then answer requests until bye."""
@@ -245,6 +250,15 @@ class GatewayThread:
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+
+def _bad_message(err: WireError | ValidationError) -> str:
+    """One line for the log and the peer: which check failed, or which field is wrong and why."""
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}" if where else str(first["msg"])
+    return str(err).splitlines()[0]
 
 
 def _first_cause(error: BaseException) -> BaseException:
