@@ -97,7 +97,7 @@ def get(
         if output != "table":
             out.print(render.as_documents(objects, output), markup=False)
         elif objects:
-            out.print(render.table(info.kind, objects, show_namespace=show_namespace))
+            render.print_table(out, render.table(info.kind, objects, show_namespace=show_namespace))
         else:
             out.print(f"No {info.plural} found" + (f" in namespace {ns}." if ns else "."))
         if watch:
@@ -120,7 +120,7 @@ def _watch_rows(
         if last.get(key) == cells:
             continue
         last[key] = cells
-        out.print(render.table(kind, [obj], show_namespace=show_namespace, show_header=header))
+        render.print_table(out, render.table(kind, [obj], show_namespace=show_namespace, show_header=header))
         header = False
 
 
