@@ -15,7 +15,7 @@ from park.client import ParkClient
 from park.core.errors import InvalidError
 from park.core.kinds import kind_info
 from park.core.loading import load_documents, parse_resource
-from park.core.resources import AnyResource, ParkJob
+from park.core.resources import TERMINAL_JOB_PHASES, AnyResource, ParkJob
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -176,6 +176,11 @@ def _set_suspend(ctx: typer.Context, kind: str, name: str, namespace: str, *, su
     obj: Obj = ctx.obj
     with obj.client() as client:
         job = client.set_suspend(namespace, name, suspend=suspend)
+    if job.status.phase in TERMINAL_JOB_PHASES:
+        out.print(
+            f"job/{job.metadata.name} has already finished ({job.status.phase}): nothing to suspend or resume"
+        )
+        return
     verb = "suspended (a running job is preempted: it checkpoints, then stops)" if suspend else "resumed"
     out.print(f"job/{job.metadata.name} {verb}")
 
