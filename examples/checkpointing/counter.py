@@ -37,7 +37,7 @@ def main() -> None:
     while step < args.steps:
         if preemption.requested():
             checkpoint = save(ctx.checkpoint_dir, step, total)
-            ctx.report(step=step, checkpoint=checkpoint, preempted=True)
+            ctx.report(step=step, total=total, checkpoint=checkpoint, preempted=True)
             print(f"preempted at step {step}; checkpoint {checkpoint}", flush=True)
             return
         step += 1

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from park.cli import render
 from park.cli.context import Obj
 from park.core.errors import InvalidError
 
@@ -123,12 +123,10 @@ def tasks(
             typer.echo(json.dumps(client.task(task_id), indent=2))
             return
         items = client.tasks(state=state)
-    grid = Table(box=None, pad_edge=False, header_style="bold")
-    for header in ("ID", "APP", "STATE", "DETAIL"):
-        grid.add_column(header)
+    grid = render.grid(["ID", "APP", "STATE", "DETAIL"])
     for task in items:
         grid.add_row(task["id"], task["app"], task["state"], task["detail"])
-    out.print(grid)
+    render.print_table(out, grid)
 
 
 @app.command()
@@ -148,16 +146,14 @@ def ledger(
 
 
 def print_ledger(entries: list[Any]) -> None:
-    grid = Table(box=None, pad_edge=False, header_style="bold")
-    for header in ("SEQ", "APP", "WORK", "CLAIMED", "GRANTED", "REASON"):
-        grid.add_column(header)
+    grid = render.grid(["SEQ", "APP", "WORK", "CLAIMED", "GRANTED", "REASON"])
     for signed in entries[-20:]:
         entry = signed.entry
         grid.add_row(
             str(entry["seq"]), str(entry["app"]), str(entry["workId"]), f"{entry['claimed']:g}",
             f"{entry['granted']:g}", str(entry["reason"]),
         )  # fmt: skip
-    out.print(grid)
+    render.print_table(out, grid)
 
 
 @app.command()
@@ -173,12 +169,11 @@ def work(
             typer.echo(json.dumps(client.work(work_id), indent=2))
             return
         units = client.works(state=state)
-    grid = Table(box=None, pad_edge=False, header_style="bold")
-    for header in ("ID", "APP", "STATE", "ATTEMPT", "NODE", "ERROR"):
-        grid.add_column(header)
+    grid = render.grid(["ID", "APP", "STATE", "ATTEMPT", "NODE", "ERROR"])
     for unit in units:
-        peer = unit.get("completedBy") or unit.get("peer") or "-"
+        # The node's name; a peer that is no node (any more) shows its whole peer ID, never a part.
+        node = unit.get("node") or unit.get("completedBy") or unit.get("peer") or "-"
         grid.add_row(
-            unit["id"], unit["app"], unit["state"], str(unit["attempt"]), peer[-12:], unit.get("error") or ""
+            unit["id"], unit["app"], unit["state"], str(unit["attempt"]), node, unit.get("error") or ""
         )
-    out.print(grid)
+    render.print_table(out, grid)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Console
+from rich.segment import Segment, Segments
 from rich.table import Table
 
 from park.core.loading import dump_yaml
@@ -112,14 +114,36 @@ def row_cells(kind: str, obj: AnyResource, *, show_namespace: bool) -> list[str]
     return ([obj.metadata.namespace or ""] if show_namespace else []) + cells
 
 
+def grid(headers: list[str], *, show_header: bool = True) -> Table:
+    """A kubectl-like table: no borders, bold headers; long cells fold on a terminal (see `print_table`)."""
+    table = Table(box=None, pad_edge=False, header_style="bold", show_header=show_header)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
+
+
 def table(kind: str, objects: list[AnyResource], *, show_namespace: bool, show_header: bool = True) -> Table:
     headers, _ = COLUMNS[kind]
-    grid = Table(box=None, pad_edge=False, header_style="bold", show_header=show_header)
-    for header in (["NAMESPACE"] if show_namespace else []) + ["NAME", *headers, "AGE"]:
-        grid.add_column(header, overflow="fold")
+    shown = grid(
+        (["NAMESPACE"] if show_namespace else []) + ["NAME", *headers, "AGE"], show_header=show_header
+    )
     for obj in objects:
-        grid.add_row(*row_cells(kind, obj, show_namespace=show_namespace))
-    return grid
+        shown.add_row(*row_cells(kind, obj, show_namespace=show_namespace))
+    return shown
+
+
+UNWRAPPED_WIDTH = 100_000
+
+
+def print_table(console: Console, table: Table) -> None:
+    """On a terminal a table fits the window, folding long cells; piped or redirected, every row stays on
+    one line however long, so `grep`, `awk` and copy-paste get whole values (an endpoint URL, an ID)."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    lines = console.render_lines(table, console.options.update_width(UNWRAPPED_WIDTH), pad=False)
+    whole = [segment for line in lines for segment in (*line, Segment.line())]
+    console.print(Segments(whole), soft_wrap=True)  # soft wrap: neither folded nor cropped
 
 
 def as_documents(objects: list[AnyResource], output: str) -> str:

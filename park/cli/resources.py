@@ -15,7 +15,7 @@ from park.client import ParkClient
 from park.core.errors import InvalidError
 from park.core.kinds import kind_info
 from park.core.loading import load_documents, parse_resource
-from park.core.resources import AnyResource, ParkJob
+from park.core.resources import TERMINAL_JOB_PHASES, AnyResource, ParkJob
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -97,7 +97,7 @@ def get(
         if output != "table":
             out.print(render.as_documents(objects, output), markup=False)
         elif objects:
-            out.print(render.table(info.kind, objects, show_namespace=show_namespace))
+            render.print_table(out, render.table(info.kind, objects, show_namespace=show_namespace))
         else:
             out.print(f"No {info.plural} found" + (f" in namespace {ns}." if ns else "."))
         if watch:
@@ -120,7 +120,7 @@ def _watch_rows(
         if last.get(key) == cells:
             continue
         last[key] = cells
-        out.print(render.table(kind, [obj], show_namespace=show_namespace, show_header=header))
+        render.print_table(out, render.table(kind, [obj], show_namespace=show_namespace, show_header=header))
         header = False
 
 
@@ -177,6 +177,11 @@ def _set_suspend(ctx: typer.Context, kind: str, name: str, namespace: str, *, su
     obj: Obj = ctx.obj
     with obj.client() as client:
         job = client.set_suspend(namespace, name, suspend=suspend)
+    if job.status.phase in TERMINAL_JOB_PHASES:
+        out.print(
+            f"job/{job.metadata.name} has already finished ({job.status.phase}): nothing to suspend or resume"
+        )
+        return
     verb = "suspended (a running job is preempted: it checkpoints, then stops)" if suspend else "resumed"
     out.print(f"job/{job.metadata.name} {verb}")
 

@@ -17,7 +17,7 @@ from park.core.errors import NotFoundError
 from park.core.resources import ParkCluster
 from park.embedded import Platform
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # addresses stay whole, for copy-paste
 HEAD_WAIT_SECONDS = 300.0
 
 

@@ -8,6 +8,7 @@
     ├── GoneError               a watch asked for history that was compacted away          -> 410
     ├── UnauthorizedError       missing or wrong token                                     -> 401
     ├── StateLockedError        another `park up` owns the state directory
+    ├── PortInUseError          a port Park must listen on is taken (another `park up`?)
     ├── ApiUnavailableError     a client cannot reach the Park API
     └── SubstrateError          Ray (or Kubernetes) refused or could not be reached        -> 502
         └── SubstrateUnavailableError   the cluster is not reachable right now (retry)     -> 503
@@ -65,6 +66,10 @@ class StateLockedError(ParkError):
     reason = "StateLocked"
 
 
+class PortInUseError(ParkError):
+    reason = "PortInUse"
+
+
 class ApiUnavailableError(ParkError):
     reason = "ApiUnavailable"
 
@@ -88,6 +93,7 @@ ERRORS_BY_REASON: dict[str, type[ParkError]] = {
         GoneError,
         UnauthorizedError,
         StateLockedError,
+        PortInUseError,
         ApiUnavailableError,
         SubstrateError,
         SubstrateUnavailableError,

@@ -537,9 +537,14 @@ class FederatedWorkCounts(ParkModel):
 
 
 class FederatedNodeStatus(BaseStatus):
-    """Mirrored by the gateway: phase Invited | Online | Offline | Revoked."""
+    """Mirrored by the gateway: phase Invited | Expired | Online | Paused | Offline | Revoked.
+
+    Expired: invited, but the join token ran out before the node used it (invite it again).
+    Paused: connected, but taking no work (its owner paused it, or it is outside its time windows).
+    """
 
     address: str | None = None
+    invite_expires_at: datetime | None = None  # the newest join token's; Expired once past, if never joined
     joined_at: datetime | None = None
     last_seen: datetime | None = None
     offered: NodeCapabilities | None = None

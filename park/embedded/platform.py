@@ -21,6 +21,7 @@ from park.control.reconcile.cluster import cluster_key
 from park.control.scheduler import PolicyConfig
 from park.control.store.sqlite import SQLiteStore
 from park.core.clock import Clock, SystemClock
+from park.core.ports import listen_exclusively
 from park.core.resources import ParkCluster
 from park.core.settings import Settings
 from park.embedded.defaults import ensure_defaults
@@ -39,15 +40,6 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
 
 
 class Platform:
@@ -121,17 +113,20 @@ class Platform:
         ]
         token = ensure_admin_token(settings.token_file)
         logs = JobLogs(store=store, substrate=substrate, archive=archive)
-        federation = self.federation = self._federation(store)
-        if federation is not None:
-            await federation.start()
-        try:
-            context = ApiContext(
-                store=store, logs=logs, token=token, ready=lambda: self.ready, federation=federation
-            )
-            await self._serve_api(store, controllers, context, on_ready)
-        finally:
+        # The API's port first: a port in use stops `park up` before anything has started.
+        hint = "choose another with --port N, or --port 0 for a free one"
+        with listen_exclusively(settings.host, settings.port, what="API port", hint=hint) as sock:
+            federation = self.federation = self._federation(store)
             if federation is not None:
-                await federation.stop()
+                await federation.start()
+            try:
+                context = ApiContext(
+                    store=store, logs=logs, token=token, ready=lambda: self.ready, federation=federation
+                )
+                await self._serve_api(store, controllers, context, sock, on_ready)
+            finally:
+                if federation is not None:
+                    await federation.stop()
 
     def _federation_env(self) -> dict[str, str]:
         """What a federated job needs to reach the federation: this API and its token (the job runs on
@@ -164,10 +159,10 @@ class Platform:
         store: SQLiteStore,
         controllers: list[Controller],
         context: ApiContext,
+        sock: socket.socket,
         on_ready: Callable[[str], None] | None,
     ) -> None:
         settings = self.settings
-        sock = _bind(settings.host, settings.port)
         port = sock.getsockname()[1]
         self.url = f"http://{settings.host}:{port}"
         server = _Server(uvicorn.Config(create_app(context), log_level="warning", lifespan="off"))

@@ -19,6 +19,7 @@ from park.core.resources import FederatedNode, FederatedNodeStatus, NodeCapabili
 from park.federation import tokens
 from park.federation.identity import Identity
 from park.federation.messages import (
+    Announcement,
     Heartbeat,
     HeartbeatAck,
     Hello,
@@ -56,6 +57,7 @@ class Session:
     last_seen: datetime
     written_last_seen: datetime | None = None
     leases: set[str] = field(default_factory=set)
+    paused: bool = False  # as the node's last announcement said
 
 
 def clamp(offer: NodeCapabilities, granted: NodeCapabilities) -> NodeCapabilities:
@@ -71,6 +73,13 @@ def clamp(offer: NodeCapabilities, granted: NodeCapabilities) -> NodeCapabilitie
 
 def _seen_at(moment: datetime) -> Callable[[FederatedNodeStatus], FederatedNodeStatus]:
     return lambda status: status.model_copy(update={"last_seen": moment})
+
+
+EXPIRED = "its join token expired unused; invite it again for a new one"
+
+
+def _expired(status: FederatedNodeStatus, now: datetime) -> bool:
+    return status.invite_expires_at is not None and now >= status.invite_expires_at
 
 
 def reputation(completed: int, expired: int, failed: int) -> float:
@@ -210,6 +219,20 @@ class GatewayCore:
         with self._lock:
             return self._sessions.get(peer)
 
+    def announced(self, peer: str, message: Announcement) -> None:
+        """A node's gossip: it is alive, and it shows Paused while it says it takes no work."""
+        session = self.session(peer)
+        if session is None:
+            return
+        session.last_seen = self.clock.now()
+        if message.paused == session.paused:
+            return
+        session.paused = message.paused
+        phase, reason = ("Paused", "Paused") if message.paused else ("Online", "Resumed")
+        text = "takes no work for now (paused by its owner or outside its hours)" if message.paused else None
+        self._mutate(session.node, lambda s: s.model_copy(update={"phase": phase, "message": text}))
+        self._event(session.node, reason, text or "takes work again")
+
     # ------------------------------------------------------------ work
 
     def request(self, peer: str) -> Lease | Idle | Refused:
@@ -347,13 +370,20 @@ class GatewayCore:
         return drop
 
     def _mark_phases(self, nodes: list[FederatedNode]) -> None:
-        """Revoked nodes without a session show Revoked; invited ones that never joined, Invited."""
+        """Revoked nodes without a session show Revoked; invited ones that never joined, Invited, and
+        Expired once their join token ran out."""
+        now = self.clock.now()
         for obj in nodes:
-            name = obj.metadata.name
-            if obj.spec.revoked and obj.status.phase != "Revoked" and self.session(obj.spec.peer_id) is None:
+            name, status = obj.metadata.name, obj.status
+            if obj.spec.revoked and status.phase != "Revoked" and self.session(obj.spec.peer_id) is None:
                 self._mutate(name, lambda s: s.model_copy(update={"phase": "Revoked", "message": "revoked"}))
                 self._event(name, "Revoked", "revoked; dropped from the mesh", warning=True)
-            elif obj.status.phase is None and not obj.spec.revoked:
+            elif obj.spec.revoked or status.joined_at is not None:
+                continue
+            elif status.phase in (None, "Invited") and _expired(status, now):
+                self._mutate(name, lambda s: s.model_copy(update={"phase": "Expired", "message": EXPIRED}))
+                self._event(name, "InviteExpired", EXPIRED, warning=True)
+            elif status.phase is None:
                 self._mutate(name, lambda s: s.model_copy(update={"phase": "Invited"}))
 
     def ledger(self, peer: str, message: LedgerRequest) -> LedgerEntries:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from park.control.store import Store
 from park.core.errors import ConflictError, InvalidError, NotFoundError
 from park.core.meta import ObjectMeta
@@ -41,7 +43,7 @@ def invite(
             raise ConflictError(f"node {name!r} is revoked; delete it or set spec.revoked: false first")
         node = store.update(existing.model_copy(update={"spec": spec}))
     assert isinstance(node, FederatedNode)
-    token, _ = tokens.issue(
+    token, claims = tokens.issue(
         authority,
         node=name,
         peer_id=peer_id,
@@ -50,5 +52,27 @@ def invite(
         ttl_s=ttl_s,
         bootstrap=bootstrap,
     )
+    node = _invited(store, node, expires_at=datetime.fromtimestamp(claims.expires_at, UTC))
     store.record_event(node, type="Normal", reason="Invited", message=f"join token issued for {peer_id}")
     return token, node
+
+
+def _invited(store: Store, node: FederatedNode, *, expires_at: datetime) -> FederatedNode:
+    """Remember when the token runs out (the gateway shows Expired after that if it was never used); a
+    node that never joined shows Invited again, e.g. after its earlier token expired."""
+    for _ in range(5):  # the gateway writes statuses too: on a conflict, read again
+        update: dict[str, object] = {"invite_expires_at": expires_at}
+        if node.status.joined_at is None:
+            update |= {"phase": "Invited", "message": None}
+        try:
+            updated = store.update_status(
+                node.model_copy(update={"status": node.status.model_copy(update=update)})
+            )
+        except ConflictError:
+            fresh = store.get("FederatedNode", None, node.metadata.name)
+            assert isinstance(fresh, FederatedNode)
+            node = fresh
+            continue
+        assert isinstance(updated, FederatedNode)
+        return updated
+    raise ConflictError(f"FederatedNode {node.metadata.name} kept changing; invite it again")

@@ -33,6 +33,7 @@ from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.tools.anyio_service.context import background_trio_service
 
+from park.core.ports import ensure_free
 from park.federation.identity import Identity
 from park.federation.wire import (
     HEADER,
@@ -183,6 +184,15 @@ def build_host(identity: Identity, *, dial_timeout_s: float = 10.0) -> IHost:
     )
 
 
+def _refuse_a_taken_port(address: multiaddr.Multiaddr) -> None:
+    """py-libp2p listens with SO_REUSEPORT, so a port another process listens on would be shared, each
+    side getting connections at random: refuse it instead (PortInUseError)."""
+    protocols = {p.name for p in address.protocols()}
+    if "tcp" in protocols and protocols & {"ip4", "ip6"}:
+        host = address.value_for_protocol("ip4" if "ip4" in protocols else "ip6")
+        ensure_free(str(host), int(address.value_for_protocol("tcp")), what="port")
+
+
 class Mesh:
     def __init__(
         self,
@@ -226,6 +236,8 @@ class Mesh:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Mesh]:
         listen = [multiaddr.Multiaddr(a) for a in self.listen]
+        for address in listen:
+            _refuse_a_taken_port(address)
         async with (
             self.host.run(listen_addrs=listen),
             background_trio_service(self.pubsub),

@@ -281,15 +281,18 @@ class NodeDaemon:
         while True:
             if time.monotonic() >= self._ledger_due:
                 await self._sync_ledger(channel)
+            decision = self.decision()
             # Gossip costs every peer: announce on joining, on a change, and otherwise once a minute
-            # (liveness travels on the work stream, which the gateway watches anyway).
+            # (liveness travels on the work stream, which the gateway watches anyway). Paused: no work
+            # now, whatever the reason (the owner's pause, the time windows, the machine's load).
             announcement = Announcement(
-                offer=self.config.caps, busy=int(self.current is not None), paused=self.paths.paused.exists()
+                offer=self.config.caps,
+                busy=int(self.current is not None),
+                paused=not decision.work and not self.draining,
             )
             if announcement != announced or time.monotonic() - last_announce > ANNOUNCE_EVERY_S:
                 await mesh.publish(ANNOUNCE_TOPIC, announcement.to_dict())
                 last_announce, announced = time.monotonic(), announcement
-            decision = self.decision()
             if self.stopping or (self.draining and not decision.work):
                 await channel.send(Bye(reason="drained" if self.draining else "stopped").to_dict())
                 await channel.close()

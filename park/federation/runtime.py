@@ -170,6 +170,15 @@ class Federation:
     def works(self, *, state: WorkState | None, limit: int) -> list[WorkUnit]:
         return self.queue.units(state=state, limit=limit)
 
+    def shown(self, units: list[WorkUnit]) -> list[dict[str, Any]]:
+        """Units as the API shows them: with `node`, the name of the node that holds or did each one."""
+        names = {
+            obj.spec.peer_id: obj.metadata.name
+            for obj in self.store.list("FederatedNode").items
+            if isinstance(obj, FederatedNode)
+        }
+        return [{**unit.to_dict(), "node": names.get(unit.completed_by or unit.peer or "")} for unit in units]
+
 
 def not_enabled() -> NotFoundError:
     return NotFoundError("this platform runs no federation gateway (PARK_FEDERATION_ENABLED=false)")

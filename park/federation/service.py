@@ -14,7 +14,7 @@ from typing import Any
 import trio
 from pydantic import TypeAdapter, ValidationError
 
-from park.core.errors import ParkError
+from park.core.errors import ParkError, PortInUseError
 from park.federation.gateway import GatewayCore
 from park.federation.mesh import Channel, ChannelClosedError, Mesh
 from park.federation.messages import (
@@ -100,20 +100,18 @@ class GatewayService:
         channel = self._channels.pop(peer, None)
         if channel is not None:
             code = "revoked" if why == "revoked" else "timeout"
-            with trio.move_on_after(1):
-                await channel.send(Refused(code=code, message=f"dropped: {why}").to_dict())
+            await self._refuse(channel, Refused(code=code, message=f"dropped: {why}"))
             await channel.reset()
         await self.mesh.hang_up(peer)
         await trio.to_thread.run_sync(lambda: self.core.disconnected(peer, why=why))
 
     async def _announcement(self, envelope: Envelope) -> None:
         try:
-            Announcement.model_validate(envelope.body)
+            message = Announcement.model_validate(envelope.body)
         except ValidationError:
             return
-        session = self.core.session(envelope.sender)
-        if session is not None:
-            session.last_seen = self.core.clock.now()
+        if self.core.session(envelope.sender) is not None:
+            await trio.to_thread.run_sync(lambda: self.core.announced(envelope.sender, message))
 
     # ------------------------------------------------------------ one node's session
 
@@ -127,8 +125,10 @@ class GatewayService:
         except ChannelClosedError as err:
             state["why"] = f"connection lost ({err})"
         except (WireError, ValidationError) as err:
-            state["why"] = f"sent a bad message: {str(err).splitlines()[0]}"
+            why = _bad_message(err)
+            state["why"] = f"sent a bad message: {why}"
             logger.warning("dropping %s: %s", peer, state["why"])
+            await self._refuse(channel, Refused(code="protocol", message=f"bad message: {why}"))
         except Exception:  # one peer's session must never stop the gateway
             state["why"] = "its session failed (see the gateway log)"
             logger.exception("session with %s failed", peer)
@@ -142,6 +142,11 @@ class GatewayService:
                     await trio.to_thread.run_sync(lambda: self.core.disconnected(peer, why=why))
                 if not state["admitted"]:
                     await self.mesh.hang_up(peer)
+
+    async def _refuse(self, channel: Channel, refused: Refused) -> None:
+        """Tell the peer why the session ends (at most 1 s); it may be gone already."""
+        with trio.move_on_after(1), contextlib.suppress(ChannelClosedError):
+            await channel.send(refused.to_dict())
 
     async def _converse(self, channel: Channel, state: dict[str, object]) -> None:
         """hello -> welcome (or refused, and the end); then answer requests until bye."""
@@ -210,7 +215,8 @@ class GatewayThread:
             trio.run(self._main)
         except BaseException as err:
             self.error = err
-            logger.exception("the federation gateway stopped")
+            if self._started.is_set():  # a failed start is reported by start(), in one line
+                logger.exception("the federation gateway stopped")
         finally:
             self._started.set()
 
@@ -218,10 +224,16 @@ class GatewayThread:
         self._thread = threading.Thread(target=self._run, name="park-federation-gateway", daemon=True)
         self._thread.start()
         ready = await asyncio.to_thread(self._started.wait, timeout_s)
-        if self.error is not None or not ready:
-            why = _first_cause(self.error) if self.error is not None else "timed out"
-            raise ParkError(f"the federation gateway did not start: {why}")
-        return self.addrs
+        if self.error is None and ready:
+            return self.addrs
+        cause = _first_cause(self.error) if self.error is not None else None
+        if isinstance(cause, PortInUseError):
+            raise PortInUseError(
+                f"the federation gateway's {cause}; choose another with --federation-port N,"
+                " or --federation-port 0 for a free one"
+            )
+        why = (str(cause).splitlines()[0] or type(cause).__name__) if cause is not None else "timed out"
+        raise ParkError(f"the federation gateway did not start: {why}")
 
     def _cancel_now(self) -> None:
         if self._cancel is not None:
@@ -240,10 +252,19 @@ class GatewayThread:
         return self._thread is not None and self._thread.is_alive()
 
 
-def _first_cause(error: BaseException) -> str:
-    """The innermost message of a (possibly grouped) startup error, e.g. the port already in use."""
+def _bad_message(err: WireError | ValidationError) -> str:
+    """One line for the log and the peer: which check failed, or which field is wrong and why."""
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}" if where else str(first["msg"])
+    return str(err).splitlines()[0]
+
+
+def _first_cause(error: BaseException) -> BaseException:
+    """The first of a (possibly grouped) startup error: Park's own error, else the innermost cause."""
     while isinstance(error, BaseExceptionGroup) and error.exceptions:
         error = error.exceptions[0]
-    while error.__cause__ is not None:
+    while error.__cause__ is not None and not isinstance(error, ParkError):
         error = error.__cause__
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
+    return error

@@ -103,7 +103,10 @@ def open_envelope(data: bytes, *, topic: str, sender: str | None = None) -> Enve
     except (UnicodeError, ValueError, TypeError) as err:  # e.g. a lone surrogate in a string
         raise WireError(f"body cannot be hashed: {type(err).__name__}") from None
     if actual != sha256:
-        raise WireError("body does not match its sha256")
+        raise WireError(
+            "body does not match its sha256: hash the body's canonical JSON"
+            " (sorted keys, no spaces, no escapes but the required ones; PROTOCOL.md 5.3)"
+        )
     if not verify(claimed, signature, _signed_bytes(topic, seq, sha256)):
         raise WireError(f"bad signature from {claimed}")
     return Envelope(sender=claimed, seq=seq, body=body)

@@ -144,6 +144,10 @@ def head_env(*, token_path: Path, base: Mapping[str, str]) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([interpreter_dir, *[p for p in env.get("PATH", "").split(os.pathsep) if p]])
     env["RAY_AUTH_MODE"] = "token"
     env["RAY_AUTH_TOKEN_PATH"] = str(token_path)
+    # Keep the head on loopback: on Linux Ray rewrites `--node-ip-address=127.0.0.1` to the machine's
+    # external address (and so every job's RAY_ADDRESS) unless multi-node clustering is off, as it is by
+    # default on macOS. An embedded head is one node: nothing ever joins it.
+    env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     # A single local node has nowhere to drain to; without this, SIGTERM waits up to 30 s.
     env["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = "0"
     return env

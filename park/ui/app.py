@@ -27,6 +27,7 @@ from park.ui.views import EVENT_HEADERS, VIEWS, event_rows, resolve
 from park.ui.widgets import HealthHeader, Prompt, ResourceTable, matches
 
 EVENTS = "events"
+TICK_SECONDS = 1.0  # how often ages are redrawn between changes
 KIND_ACTIONS = frozenset({"describe", "logs", "suspend", "resume", "scale", "revoke", "delete"})
 
 
@@ -90,6 +91,7 @@ class ConsoleApp(App[None]):
         self._draw_crumbs()
         self._mirror.start()
         self._table.focus()
+        self.set_interval(TICK_SECONDS, self._tick)
 
     def on_unmount(self) -> None:
         self._mirror.stop()
@@ -131,13 +133,28 @@ class ConsoleApp(App[None]):
             self._refresh_events()  # objects change as their events are written
         if update.kind != self.kind:
             return
-        table = self._table
-        if update.row is None or not matches(update.row.cells, self.filter):
-            table.discard(row_id(update.key))
-        else:
-            table.upsert(row_id(update.key), update.row.cells)
+        self._show(update.key, update.row)
         self._draw_crumbs()
         self.refresh_bindings()
+
+    def _show(self, key: ResourceKey, row: Row | None) -> None:
+        if row is None or not matches(row.cells, self.filter):
+            self._table.discard(row_id(key))
+        else:
+            self._table.upsert(row_id(key), row.cells)
+
+    def _tick(self) -> None:
+        """Ages (AGE, SEEN, LAST) grow with time alone: redraw the shown kind's rows from the clock."""
+        now = self._clock.now()
+        if self.kind == EVENTS:
+            self._reload()
+        elif self.kind is not None:
+            view, rows = VIEWS[self.kind], self.rows.get(self.kind, {})
+            for key, row in list(rows.items()):
+                cells = view.row(row.obj, now)
+                if cells != row.cells:
+                    rows[key] = Row(key, cells, row.obj)
+                    self._show(key, rows[key])
 
     def _connection(self, update: Connection) -> None:
         header = self._header

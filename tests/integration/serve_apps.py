@@ -19,3 +19,14 @@ class Sleepy:
 
 
 sleepy = Sleepy.bind()
+
+
+@serve.deployment
+class Unready:
+    """A constructor that fails, as a model that cannot be loaded does: Serve retries it, then gives up."""
+
+    def __init__(self) -> None:
+        raise FileNotFoundError("no weights at /nowhere/model.pt")
+
+
+unready = Unready.bind()

@@ -73,7 +73,7 @@ def submit(federation: FederationDep, body: WorkRequest) -> dict[str, Any]:
     unit = federation.submit(
         app=body.app, payload=body.payload, needs=body.needs, max_attempts=body.max_attempts
     )
-    return unit.to_dict()
+    return federation.shown([unit])[0]
 
 
 class TaskRequest(ParkModel):
@@ -114,9 +114,9 @@ def list_work(
     state: Annotated[WorkState | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
-    return {"items": [unit.to_dict() for unit in federation.works(state=state, limit=limit)]}
+    return {"items": federation.shown(federation.works(state=state, limit=limit))}
 
 
 @router.get("/work/{work_id}")
 def get_work(federation: FederationDep, work_id: str) -> dict[str, Any]:
-    return federation.work(work_id).to_dict()
+    return federation.shown([federation.work(work_id)])[0]

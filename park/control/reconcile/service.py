@@ -13,6 +13,7 @@ Serve's REST API is declarative per cluster, so deploying is one cluster-wide ac
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from park.substrates.interface import ClusterHandle, ServeApplicationState
 SERVICE_FINALIZER = "park.dev/serve"
 OBSERVE_EVERY_S = 2.0  # how often Serve's autoscaling targets are copied into the service's status
 SERVE_DEFAULT_CPUS = 1.0
+SERVING_PHASES = frozenset({"Deploying", "Running", "Unhealthy"})  # Serve has its applications: URLs listed
 JOB_MODEL_PREFIX = "job:"  # what Serve reserves for a replica whose ray_actor_options name no num_cpus
 
 
@@ -118,7 +120,7 @@ def observed_deployments(
                     running_replicas=dep.running_replicas,
                     replica_resources=dep.replica_resources,
                     observed=True,
-                    message=dep.message,
+                    message=cause(dep.message),
                 )
             )
     return observed
@@ -200,10 +202,10 @@ def _serve_phase(service: ParkService, apps: dict[str, ServeApplicationState]) -
     known = [state for state in states if state is not None]
     for state in known:
         if state.status == "DEPLOY_FAILED":
-            return "Failed", f"application {state.name}: {_one_line(state.message) or 'deploy failed'}"
+            return "Failed", f"application {state.name}: {_why(state) or 'deploy failed'}"
     for state in known:
         if state.status == "UNHEALTHY":
-            return "Unhealthy", f"application {state.name}: {_one_line(state.message) or 'unhealthy'}"
+            return "Unhealthy", f"application {state.name}: {_why(state) or 'unhealthy'}"
     if all(state.status == "RUNNING" for state in known):
         return "Running", ""
     waiting = [s for s in known if s.status != "RUNNING"]
@@ -231,6 +233,8 @@ def _status(
         update["deployments"] = deployments
     if endpoints is not None:
         update["endpoints"] = endpoints
+    if phase not in SERVING_PHASES:
+        update["endpoints"] = []  # nothing answers there: a listed URL would only mislead
     status: ParkServiceStatus = service.status.model_copy(update=update)
     return (WriteStatus(status),) if status != service.status else ()
 
@@ -260,6 +264,25 @@ def _replica_resources(options: dict[str, Any]) -> dict[str, float]:
     return {name: amount for name, amount in amounts.items() if amount}
 
 
-def _one_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1][:300] if lines else ""
+def _why(state: ServeApplicationState) -> str:
+    """Why an application failed: its first failed deployment's cause (Serve's application message then
+    only says which deployments failed), else the application's own (e.g. its import failed)."""
+    for dep in state.deployments.values():
+        if dep.status in ("DEPLOY_FAILED", "UNHEALTHY") and (found := cause(dep.message)):
+            return f"deployment {dep.name}: {found}"
+    return cause(state.message)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_RAISED = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?P<rest>[A-Za-z_]\w*: .*)$")  # module.path.SomeError: text
+
+
+def cause(text: str) -> str:
+    """The one line that says why, out of a Serve message that may hold several chained tracebacks (kilobytes
+    each): its last line, the exception, without its module path (`CheckpointFormatError: ...`)."""
+    lines = [line.strip() for line in _ANSI.sub("", text).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    last = lines[-1]
+    raised = _RAISED.match(last)
+    return (raised.group("rest") if raised else last)[:300]

@@ -214,6 +214,7 @@ class Pipeline:
                 batch_format="numpy",
                 **compute.map_batches_args(),
             )
+            self.report(state="Running", step="embedding")  # then the counts, every LIVE_REPORT_SECONDS
             with _every(LIVE_REPORT_SECONDS, lambda: self._embedded(progress, step="embedding")):
                 ds.write_parquet(self.output, mode=SaveMode.OVERWRITE)
         written = _count_rows(self.output) if streams else Counter()

@@ -159,9 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         error=None,
         preempted=False,
         done=False,
-        startStep=None,  # set by rank 0 once it has restored
+        startStep=None,  # these two are set by rank 0 once it has restored
+        resumedFrom=None,
         totalSteps=params.steps,
-        resumeFrom=resume_from,
     )
     logger.info(
         "training %d steps on %d worker(s); resume from %s", params.steps, params.num_workers, resume_from

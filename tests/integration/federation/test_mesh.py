@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -19,12 +23,16 @@ from libp2p.network.config import ConnectionConfig
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTransport
 
+from park.control.store.sqlite import SQLiteStore
+from park.core.clock import SystemClock
+from park.core.errors import PortInUseError
 from park.core.resources import NodeCapabilities
 from park.federation import tokens
 from park.federation.identity import Identity
-from park.federation.mesh import ChannelClosedError, Mesh
+from park.federation.mesh import Channel, ChannelClosedError, Mesh
 from park.federation.messages import WORK_PROTOCOL
 from park.federation.node import EXIT_REFUSED, EXIT_REVOKED, NodeDaemon
+from park.federation.runtime import Federation, FederationSettings
 from park.federation.wire import frame
 from tests.integration.federation.harness import Gateway, running_gateway, wait_until
 
@@ -247,17 +255,27 @@ def test_time_windows_pause_and_caps_are_respected(tmp_path: Path) -> None:
                 await _until(lambda: len(gateway.core.sessions()) == 2, timeout=20, what="two sessions")
                 await _until(lambda: night_owl.state == "paused", timeout=10, what="owl paused")
                 assert "allowed hours" in night_owl.reason
+                await _until(
+                    lambda: gateway.phase("owl") == "Paused", timeout=10, what="the owl shown Paused"
+                )
+                assert gateway.phase("small") == "Online"
                 (cpu_unit,) = _submit(gateway, 1, rounds=1)
                 await _until(lambda: gateway.queue.get(cpu_unit).state == "done", timeout=20, what="cpu unit")
                 assert gateway.queue.get(cpu_unit).completed_by == small.identity.peer_id  # not the owl
                 assert gateway.queue.get(gpu_unit.id).state == "queued"  # no node has a GPU
                 small.paths.paused.touch()
                 await _until(lambda: small.state == "paused", timeout=10, what="small paused")
+                await _until(
+                    lambda: gateway.phase("small") == "Paused", timeout=10, what="small shown Paused"
+                )
                 (held,) = _submit(gateway, 1, rounds=1)
                 await trio.sleep(1.5)
                 assert gateway.queue.get(held).state == "queued"
                 small.paths.paused.unlink()
                 await _until(lambda: gateway.queue.get(held).state == "done", timeout=20, what="resumed work")
+                await _until(
+                    lambda: gateway.phase("small") == "Online", timeout=10, what="small Online again"
+                )
                 probe = gateway.queue.submit("probe", {}, now=time.time())
                 await _until(lambda: gateway.queue.get(probe.id).state == "done", timeout=20, what="probe")
                 output = gateway.queue.get(probe.id).output or {}
@@ -272,26 +290,28 @@ def test_time_windows_pause_and_caps_are_respected(tmp_path: Path) -> None:
 
 
 def test_a_malicious_frame_drops_only_its_sender(tmp_path: Path) -> None:
-    """Garbage, a lone surrogate (JSON that cannot be hashed), an oversized frame: the gateway drops
-    the sender and serves on."""
+    """Garbage, a lone surrogate (JSON that cannot be hashed), an oversized frame: the gateway tells the
+    sender why in one `refused` frame, drops it, and serves on."""
     with running_gateway(tmp_path) as gateway:
         attacker = Mesh(Identity.generate())
 
         async def attack() -> None:
             async with attacker.running():
-                for payload in (
-                    b"\x00\x00\x00\x05hello",
-                    frame(
-                        b'{"v":1,"from":"%s","seq":1,"body":{"type":"\\ud800"},"sha256":"0","sig":"AA=="}'
-                        % attacker.peer_id.encode()
+                for payload, why in (
+                    (b"\x00\x00\x00\x05hello", "unreadable envelope"),
+                    (
+                        frame(
+                            b'{"v":1,"from":"%s","seq":1,"body":{"type":"\\ud800"},"sha256":"0","sig":"AA=="}'
+                            % attacker.peer_id.encode()
+                        ),
+                        "body cannot be hashed",
                     ),
-                    (64 * 1024 * 1024).to_bytes(4, "big"),
+                    ((64 * 1024 * 1024).to_bytes(4, "big"), "the limit is 4194304"),
                 ):
                     await attacker.dial(gateway.addrs[0])
                     channel = await attacker.open(gateway.core.peer_id, WORK_PROTOCOL)
                     await channel.stream.write(payload)
-                    with pytest.raises(ChannelClosedError), trio.fail_after(10):
-                        await channel.receive()
+                    await _refused_then_closed(channel, why)
                     await attacker.hang_up(gateway.core.peer_id)
 
         trio.run(attack)
@@ -307,3 +327,56 @@ def test_a_malicious_frame_drops_only_its_sender(tmp_path: Path) -> None:
                 nursery.cancel_scope.cancel()
 
         trio.run(serve)
+
+
+async def _refused_then_closed(channel: Channel, why: str) -> None:
+    with trio.fail_after(10):
+        refused = (await channel.receive()).body
+        assert (refused["type"], refused["code"]) == ("refused", "protocol"), refused
+        assert why in refused["message"], refused
+        with pytest.raises(ChannelClosedError):
+            await channel.receive()
+
+
+def test_a_frame_hashed_over_other_json_is_refused_with_the_reason(tmp_path: Path) -> None:
+    """A peer whose JSON encoder escapes `<>&` (as Go's does) hashes other bytes than the canonical JSON:
+    it is told so in a `refused` frame, not left with a bare end of stream."""
+    with running_gateway(tmp_path) as gateway:
+        identity = Identity.generate()
+        peer = Mesh(identity)
+        body = {"type": "hello", "agent": "go-node <beta> & co", "offer": {"cpus": 1.0, "apps": ["probe"]}}
+        escaped = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        escaped = escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        sha256 = hashlib.sha256(escaped.encode()).hexdigest()  # not the canonical form's hash
+        signature = identity.sign(b"park/wire/v1\0" + f"{WORK_PROTOCOL}\n1\n{sha256}".encode())
+        envelope = {"v": 1, "from": identity.peer_id, "seq": 1, "body": body, "sha256": sha256,
+                    "sig": base64.urlsafe_b64encode(signature).decode()}  # fmt: skip
+
+        async def send() -> None:
+            async with peer.running():
+                await peer.dial(gateway.addrs[0])
+                channel = await peer.open(gateway.core.peer_id, WORK_PROTOCOL)
+                await channel.stream.write(frame(json.dumps(envelope).encode()))
+                await _refused_then_closed(channel, "body does not match its sha256")
+
+        trio.run(send)
+
+
+def test_a_second_gateway_on_a_taken_port_is_refused_not_shared(tmp_path: Path) -> None:
+    """py-libp2p listens with SO_REUSEPORT, which would let a second gateway bind the same port and take
+    half of the first one's connections; it must be refused in one line instead."""
+    with running_gateway(tmp_path) as first:
+        port = int(multiaddr.Multiaddr(first.addrs[0]).value_for_protocol("tcp"))
+        store = SQLiteStore(tmp_path / "second.db", clock=SystemClock())
+        second = Federation(
+            store, FederationSettings(directory=tmp_path / "second", port=port), clock=SystemClock()
+        )
+        try:
+            with pytest.raises(PortInUseError) as refused:
+                asyncio.run(second.start())
+            message = str(refused.value)
+            assert f"127.0.0.1:{port} is already in use" in message and "--federation-port" in message
+            assert "\n" not in message
+        finally:
+            asyncio.run(second.stop())
+            store.close()

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 
@@ -124,6 +128,39 @@ def test_a_second_park_up_on_the_same_state_dir_is_refused(park_up: ParkUp) -> N
     result = park_up.cli("up", "--port", "0")
     assert result.returncode == 1
     assert "another `park up`" in result.stderr
+
+
+def _second_park_up(park_up: ParkUp, state_dir: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """`park up` over another state directory; one that starts anyway is stopped cleanly, then fails."""
+    argv = [sys.executable, "-m", "park", "up", "--state-dir", str(state_dir), "--cpus", "1", *flags]
+    process = subprocess.Popen(argv, env=park_up.env, cwd=REPO, stdout=PIPE, stderr=PIPE, text=True)
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=90)
+        raise AssertionError(f"a second `park up` ran beside the first: {err[-2000:]}") from None
+    return subprocess.CompletedProcess(argv, process.returncode, out, err)
+
+
+def test_a_second_park_up_on_a_taken_port_fails_in_one_line(park_up: ParkUp, tmp_path: Path) -> None:
+    """Two platforms on one machine must not share a port: the API's, or the federation gateway's (which
+    py-libp2p would otherwise share, splitting connections between the two gateways)."""
+    with park_up.client() as client:
+        (gateway,) = client.federation()["addrs"]
+    federation_port = gateway.split("/tcp/")[1].split("/")[0]
+    api_port = park_up.url.rsplit(":", 1)[1]
+    for flags, flag in (
+        (["--port", api_port, "--federation-port", "0"], "--port"),
+        (["--port", "0", "--federation-port", federation_port], "--federation-port"),
+    ):
+        result = _second_park_up(park_up, tmp_path / flag.strip("-"), *flags)
+        port = flags[flags.index(flag) + 1]
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: ") and f"127.0.0.1:{port} is already in use" in last, result.stderr
+        assert f"choose another with {flag} N" in last
 
 
 def test_watch_streams_every_phase_as_server_sent_events(park_up: ParkUp) -> None:

@@ -70,6 +70,15 @@ def test_a_volunteer_joins_through_the_cli_and_work_survives_a_restart(
         output = done["output"]
         assert isinstance(output, dict)
         assert output["uid"] != 0 and output["reachable"] is False  # unprivileged, no network
+        (row,) = [line for line in platform.cli("federation", "work").stdout.splitlines() if probe_id in line]
+        assert row.split()[4] == "volunteer"  # NODE: the node's name, not a piece of its peer ID
+
+        assert platform.cli("node", "pause", "--dir", str(node_dir)).returncode == 0
+        wait_for(lambda: platform.get("FederatedNode", None, "volunteer").status.phase == "Paused",
+                 timeout=30, what="the node Paused")  # fmt: skip
+        assert platform.cli("node", "resume", "--dir", str(node_dir)).returncode == 0
+        wait_for(lambda: platform.get("FederatedNode", None, "volunteer").status.phase == "Online",
+                 timeout=30, what="the node Online again")  # fmt: skip
 
         # A long unit (~10 s, so the poll sees it leased), then the control plane is killed mid-lease.
         unit = platform.cli(

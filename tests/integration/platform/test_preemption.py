@@ -45,6 +45,7 @@ def test_a_preempted_job_checkpoints_then_resumes_where_it_stopped(park_up: Park
     assert checkpoint is not None and Path(checkpoint).exists()
     stopped_at = int(preempted.status.report["step"])
     assert 10 <= stopped_at < STEPS
+    assert preempted.status.report["total"] == stopped_at * (stopped_at + 1) // 2  # not an earlier step's
 
     assert park_up.cli("resume", "job", "counter").returncode == 0
     done = park_up.wait_phase("ParkJob", "default", "counter", {"Succeeded", "Failed"}, timeout=120)

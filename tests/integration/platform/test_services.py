@@ -143,6 +143,31 @@ def test_a_service_serve_refuses_fails_with_one_line(park_up: ParkUp) -> None:
     assert park_up.cli("delete", "service", "broken").returncode == 0
 
 
+def test_a_service_whose_replicas_cannot_start_fails_with_its_cause_and_no_endpoint(park_up: ParkUp) -> None:
+    unready = """
+apiVersion: park.dev/v1alpha1
+kind: ParkService
+metadata: {name: unready}
+spec:
+  applications:
+  - name: web
+    import_path: tests.integration.serve_apps:unready
+    deployments:
+    - {name: Unready, ray_actor_options: {num_cpus: 0.1}}
+"""
+    assert park_up.cli("apply", "-f", "-", stdin=unready).returncode == 0
+    failed = park_up.wait_phase("ParkService", "default", "unready", {"Failed", "Running"}, timeout=180)
+    assert failed.status.phase == "Failed"
+    assert failed.status.message.endswith("FileNotFoundError: no weights at /nowhere/model.pt")  # type: ignore[union-attr]
+    assert failed.status.endpoints == []
+    table = park_up.cli("get", "services").stdout
+    (row,) = [line for line in table.splitlines() if line.startswith("unready ")]
+    assert row.split()[4] == "-"  # ENDPOINTS
+    described = park_up.cli("describe", "service", "unready").stdout
+    assert len(described) < 4000 and "Traceback" not in described, described
+    assert park_up.cli("delete", "service", "unready").returncode == 0
+
+
 def test_the_llm_app_serves_openai_clients_through_a_parkservice(park_up: ParkUp, tmp_path: Path) -> None:
     vocab = CharVocab("abcdefghijklmnopqrstuvwxyz .,\n")
     torch.manual_seed(0)

@@ -86,6 +86,18 @@ def test_head_advertises_the_declared_resources(
     assert (state_dir / "ray" / KEY / "token").stat().st_mode & 0o777 == 0o600
 
 
+def test_the_head_and_its_jobs_stay_on_loopback(substrate: LocalRaySubstrate, cluster: ClusterHandle) -> None:
+    """The Ray head is on 127.0.0.1, as the README says, and so is the RAY_ADDRESS a job gets (Ray would
+    otherwise advertise the machine's external address)."""
+    assert cluster.gcs_address.startswith("127.0.0.1:")
+    program = "import os; print('ray-address', os.environ['RAY_ADDRESS'])"
+    submission = JobSubmission(submission_id="address-1", entrypoint=f'python -c "{program}"')
+
+    assert substrate.submit_job(cluster, submission) is True
+    assert wait_for(substrate, cluster, "address-1").status == "SUCCEEDED"
+    assert f"ray-address {cluster.gcs_address}\n" in substrate.job_logs(cluster, "address-1")
+
+
 def test_a_new_control_plane_adopts_the_running_head(state_dir: Path, cluster: ClusterHandle) -> None:
     restarted = LocalRaySubstrate(state_dir=state_dir)
 

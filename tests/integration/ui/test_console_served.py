@@ -137,3 +137,28 @@ def test_rows_follow_the_watch_stream_and_survive_the_api_going_away(api: Served
             await shows(pilot, "● live", "late", "jobs (5)", "healthz: ok")
 
     asyncio.run(scenario())
+
+
+def test_ages_advance_between_changes(api: ServedApi) -> None:
+    """AGE is computed from the clock, not only when a row changes: with no event at all, it still grows."""
+
+    def age_of(name: str) -> str:
+        lines = screen_text(app).splitlines()
+        column = next(line for line in lines if " AGE " in line).index(" AGE ") + 1
+        return next(line for line in lines if f" {name} " in line)[column:].split()[0]
+
+    async def scenario() -> None:
+        nonlocal app
+        async with console(api.client, clock=api.clock, size=(120, 30)) as (app, pilot):
+            await shows(pilot, "hello", "Succeeded")
+            before = int(age_of("hello").removesuffix("m"))
+            api.clock.advance(600)  # ten minutes without a single change to any object
+            await until(pilot, lambda: age_of("hello") == f"{before + 10}m", what="AGE to move on", timeout=5)
+            await pilot.press("colon", *"events", "enter")
+            await shows(pilot, " events (")
+            last = screen_text(app)
+            api.clock.advance(7200)
+            await until(pilot, lambda: "2h" in screen_text(app) and "2h" not in last, what="LAST to move on")
+
+    app: object = None
+    asyncio.run(scenario())

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -106,6 +107,9 @@ def local_ray() -> Iterator[None]:
         ray.shutdown()
 
 
+STEPS: list[str] = []  # every `step` the run reported, in order
+
+
 @pytest.fixture(scope="module")
 def result(
     dataset: tuple[Path, dict[str, Any]], local_ray: None, tmp_path_factory: pytest.TempPathFactory
@@ -113,7 +117,25 @@ def result(
     root, _ = dataset
     job_dir = tmp_path_factory.mktemp("job")
     context = JobContext.from_env({"PARK_JOB_DIR": str(job_dir), "PARK_JOB_NAME": "data-test"})
-    return run(DataParams(input=str(root), **PARAMS), context)
+    report = JobContext.report
+
+    def recording(self: JobContext, **fields: Any) -> dict[str, Any]:
+        if "step" in fields:
+            STEPS.append(str(fields["step"]))
+        return report(self, **fields)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(JobContext, "report", recording)
+        return run(DataParams(input=str(root), **PARAMS), context)
+
+
+def test_the_steps_reported_are_the_ones_the_docs_list(result: dict[str, Any]) -> None:
+    docs = (REPO / "docs" / "workloads-data.md").read_text()
+    (row,) = [line for line in docs.splitlines() if line.startswith("| `step` |")]
+    documented = re.findall(r"`([^`]+)`", row.split("|")[2])
+    seen = list(dict.fromkeys(re.sub(r"/(text|image|audio)$", "/<m>", step) for step in STEPS))
+    assert seen == documented
+    assert result["step"] == documented[-1]
 
 
 def test_every_stage_count_is_exact(result: dict[str, Any], dataset: tuple[Path, dict[str, Any]]) -> None:

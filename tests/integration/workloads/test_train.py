@@ -109,6 +109,7 @@ def test_an_uninterrupted_run_trains_and_reports(uninterrupted: Job) -> None:
         STEPS,
         0,
     )
+    assert report["resumedFrom"] is None and "resumeFrom" not in report  # one name, documented
     assert report["loss"] < 3.0  # from ln(95) = 4.55 for a uniform guess
     assert report["tokensPerSecond"] > 0
     final = Path(report["checkpoint"])

@@ -13,6 +13,7 @@ from park.api import ApiContext, create_app
 from park.control.logs import JobLogs, LogArchive
 from park.control.store.sqlite import SQLiteStore
 from park.core.clock import SystemClock
+from park.core.resources import NodeCapabilities
 from park.federation import tokens
 from park.federation.identity import Identity
 from park.federation.runtime import Federation, FederationSettings
@@ -79,6 +80,30 @@ def test_work_units_are_submitted_listed_and_read(federation: Federation, tmp_pa
         assert unknown.status_code == 422 and "unknown app" in unknown.json()["message"]
         missing = client.get("/v1/federation/work/w-0000000000000000", headers=AUTH)
         assert missing.status_code == 404
+
+
+def test_work_units_name_the_node_that_holds_them(federation: Federation, tmp_path: Path) -> None:
+    node = Identity.generate()
+    with _client(federation, federation.store, tmp_path) as client:  # type: ignore[arg-type]
+        body = {
+            "name": "alice",
+            "peerId": node.peer_id,
+            "capabilities": {"cpus": 1, "apps": ["sha256-chain"]},
+        }
+        assert client.post("/v1/federation/invites", json=body, headers=AUTH).status_code == 201
+        queued = client.post(
+            "/v1/federation/work",
+            json={"app": "sha256-chain", "payload": {"seed": "a", "rounds": 1}},
+            headers=AUTH,
+        ).json()
+        assert queued["node"] is None
+        leased = federation.queue.lease(
+            node.peer_id, NodeCapabilities(apps=["sha256-chain"]), now=time.time()
+        )
+        assert leased is not None
+        (listed,) = client.get("/v1/federation/work", headers=AUTH).json()["items"]
+        assert (listed["node"], listed["peer"]) == ("alice", node.peer_id)
+        assert client.get(f"/v1/federation/work/{leased.id}", headers=AUTH).json()["node"] == "alice"
 
 
 def test_without_a_gateway_the_routes_say_so(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -9,7 +10,7 @@ from rich.console import Console
 
 from park.cli import render
 from park.core.meta import ObjectMeta
-from park.core.resources import ParkJob, ParkJobSpec
+from park.core.resources import ParkJob, ParkJobSpec, ParkService
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -56,3 +57,30 @@ def test_describe_lists_events_with_counts() -> None:
     page = render.describe(make_job("train", "Failed"), [event])
     assert "AttemptFailed" in page and "(x2)" in page
     assert "Namespace:    team-a" in page
+
+
+def test_a_piped_table_keeps_each_row_on_one_line() -> None:
+    """`park get services | grep chat` (or a copy from a log) gets the whole endpoint URL; a terminal
+    narrower than the row still folds it to fit."""
+    url = "http://127.0.0.1:59655/default/chat-with-a-long-name/v1"
+    service = ParkService.model_validate(
+        {
+            "metadata": {"name": "chat", "namespace": "default", "creationTimestamp": NOW},
+            "spec": {"applications": [{"name": "llm", "import_path": "m:app"}]},
+            "status": {"phase": "Running", "endpoints": [url]},
+        }
+    )
+    piped = io.StringIO()
+    render.print_table(
+        Console(file=piped, width=60), render.table("ParkService", [service], show_namespace=True)
+    )
+    header, row = piped.getvalue().splitlines()
+    assert header.split()[-2:] == ["ENDPOINTS", "AGE"]
+    assert row.split()[:4] == ["default", "chat", "default", "Running"] and url in row.split()
+
+    terminal = io.StringIO()
+    narrow = Console(file=terminal, width=60, force_terminal=True, color_system=None)
+    render.print_table(narrow, render.table("ParkService", [service], show_namespace=True))
+    assert (
+        url not in terminal.getvalue() and max(len(line) for line in terminal.getvalue().splitlines()) <= 60
+    )

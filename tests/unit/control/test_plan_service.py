@@ -151,6 +151,53 @@ def test_an_invalid_service_fails_without_touching_serve() -> None:
     assert statuses(plan.actions)[0].phase == "Failed"
 
 
+TRACEBACK = """The deployment failed to start 3 times in a row. This may be due to a problem with its
+constructor or initial health check failing. See controller logs for details. Error:
+\x1b[36mray::llm:decode.initialize_and_get_metadata()\x1b[39m (pid=3977, ip=127.0.0.1)
+  File "/venv/lib/python3.11/site-packages/ray/serve/_private/replica.py", line 1928, in initialize
+    raise RuntimeError(traceback.format_exc()) from None
+RuntimeError: Traceback (most recent call last):
+  File "/park/workloads/models/charlm.py", line 329, in read_meta
+FileNotFoundError: [Errno 2] No such file or directory: '/models/x/charlm.json'
+
+The above exception was the direct cause of the following exception:
+
+  File "/park/workloads/models/charlm.py", line 331, in read_meta
+    raise CheckpointFormatError(f"{directory} holds no readable {META_FILE}") from exc
+park.workloads.models.charlm.CheckpointFormatError: /models/x holds no readable charlm.json
+"""
+
+
+def test_a_failed_service_lists_no_endpoint_and_says_its_cause_in_one_line() -> None:
+    """Serve's messages hold whole tracebacks (kilobytes, one per deployment): the status keeps the cause."""
+    running = service(
+        phase="Running",
+        admission={"admittedAt": NOW},
+        endpoints=["http://127.0.0.1:8123/default/chat/v1"],
+    )
+    failed = ServeApplicationState(
+        "default.chat.llm",
+        "DEPLOY_FAILED",
+        "Failed to update the deployments ['decode', 'prefill'].",
+        None,
+        {
+            name: ServeDeploymentState(name, "DEPLOY_FAILED", TRACEBACK, 1, 0, {"cpu": 0.5})
+            for name in ("decode", "prefill")
+        },
+    )
+    plan = plan_service(running, ServiceObservation(cluster=HANDLE, apps={failed.name: failed}))
+    (status,) = statuses(plan.actions)
+    cause = "CheckpointFormatError: /models/x holds no readable charlm.json"
+    assert status.phase == "Failed" and status.endpoints == []
+    assert status.message == f"application default.chat.llm: deployment decode: {cause}"
+    assert [d.message for d in status.deployments] == [cause, cause]
+    (event,) = [a for a in plan.actions if isinstance(a, RecordEvent)]
+    assert event.reason == "DeployFailed" and cause in event.message
+
+    invalid = plan_service(running, ServiceObservation(cluster=HANDLE, invalid="application llm: bad"))
+    assert statuses(invalid.actions)[0].endpoints == []
+
+
 def test_deletion_removes_the_apps_before_the_finalizer() -> None:
     deleting = service()
     deleting = deleting.model_copy(

@@ -14,7 +14,7 @@ from park.core.resources import FederatedNode, NodeCapabilities
 from park.federation.gateway import GatewayCore, GatewayPolicy, clamp
 from park.federation.identity import Identity
 from park.federation.invites import invite
-from park.federation.messages import Heartbeat, Hello, Idle, Lease, Refused, Result, Welcome
+from park.federation.messages import Announcement, Heartbeat, Hello, Idle, Lease, Refused, Result, Welcome
 from park.federation.wire import digest
 from park.federation.work import WorkQueue
 
@@ -113,6 +113,41 @@ def test_an_expired_lease_is_counted_and_a_silent_node_is_dropped(core: GatewayC
     assert _node(core, "n1").status.work.expired == 1
     reasons = [e.reason for e in core.store.list_events(kind="FederatedNode", name="n1")]
     assert "LeaseExpired" in reasons
+
+
+def test_an_invitation_whose_token_ran_out_unused_shows_expired_until_invited_again(
+    core: GatewayCore,
+) -> None:
+    node = Identity.generate()
+    _invite(core, "late", node)  # a 60 s token
+    core.tick()
+    assert _node(core, "late").status.phase == "Invited"
+    core.clock.advance(61)  # type: ignore[attr-defined]
+    core.tick()
+    expired = _node(core, "late").status
+    assert expired.phase == "Expired" and "invite it again" in (expired.message or "")
+    reasons = [e.reason for e in core.store.list_events(kind="FederatedNode", name="late")]
+    assert reasons.count("InviteExpired") == 1
+    token = _invite(core, "late", node)
+    assert _node(core, "late").status.phase == "Invited"
+    assert isinstance(core.hello(node.peer_id, None, Hello(token=token, offer=CAPS)), Welcome)
+    core.clock.advance(61)  # type: ignore[attr-defined]
+    core.hello(node.peer_id, None, Hello(offer=CAPS))  # a node that joined never expires
+    core.tick()
+    assert _node(core, "late").status.phase == "Online"
+
+
+def test_a_node_that_announces_it_is_paused_shows_paused_then_online_again(core: GatewayCore) -> None:
+    node = Identity.generate()
+    core.hello(node.peer_id, None, Hello(token=_invite(core, "n1", node), offer=CAPS))
+    core.announced(node.peer_id, Announcement(offer=CAPS, paused=True))
+    paused = _node(core, "n1").status
+    assert paused.phase == "Paused" and "takes no work" in (paused.message or "")
+    core.announced(node.peer_id, Announcement(offer=CAPS, paused=False))
+    assert _node(core, "n1").status.phase == "Online"
+    reasons = [e.reason for e in core.store.list_events(kind="FederatedNode", name="n1")]
+    assert reasons[-2:] == ["Paused", "Resumed"]
+    core.announced(Identity.generate().peer_id, Announcement(offer=CAPS, paused=True))  # no session: ignored
 
 
 def test_clamp_never_grants_more_than_the_invitation() -> None:

@@ -1,8 +1,9 @@
-"""`park get -w` prints a line per visible change, not one per store write."""
+"""`park get -w` prints a line per visible change, not one per store write; suspend says what it did."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -53,3 +54,29 @@ def test_only_visible_changes_are_printed(monkeypatch: pytest.MonkeyPatch) -> No
         ["a", "default", "Queued"],
         ["a", "default", "Running"],
     ]
+
+
+class FakeJobs:
+    def __init__(self, phase: str) -> None:
+        self.phase = phase
+
+    def __enter__(self) -> FakeJobs:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def set_suspend(self, namespace: str, name: str, *, suspend: bool) -> ParkJob:
+        return ParkJob.model_validate(change(name, self.phase, 1)["object"])
+
+
+@pytest.mark.parametrize(("phase", "said"), [("Running", "suspended"), ("Succeeded", "has already finished")])
+def test_suspending_says_what_happens_to_the_job(
+    phase: str, said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job that already finished is not "preempted": the user is told there is nothing to suspend."""
+    console = Console(width=200, record=True)
+    monkeypatch.setattr(resources, "out", console)
+    ctx = SimpleNamespace(obj=SimpleNamespace(client=lambda: FakeJobs(phase)))
+    resources.suspend(ctx, "job", "counter")  # type: ignore[arg-type]
+    assert console.export_text().startswith(f"job/counter {said}")
