@@ -3,21 +3,21 @@
 It "trains" by counting steps; every --every steps it writes a checkpoint (the step and a running sum)
 and reports progress. On preemption (SIGTERM from the platform) it checkpoints at once and exits; the
 next attempt resumes from PARK_RESUME_FROM, so the final sum equals an uninterrupted run's.
+Checkpoints go through `park.workloads.artifacts`, so the same code writes to a local directory under
+`park up` and to object storage (s3://) on Kubernetes.
 """
 
 import argparse
-import json
 import time
-from pathlib import Path
 
+from park.workloads import artifacts
 from park.workloads.contract import JobContext, Preemption
 
 
 def save(checkpoint_dir: str, step: int, total: int) -> str:
-    path = Path(checkpoint_dir) / f"step-{step:06d}"
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "state.json").write_text(json.dumps({"step": step, "total": total}))
-    return str(path)
+    checkpoint = artifacts.join(checkpoint_dir, f"step-{step:06d}")
+    artifacts.write_json(artifacts.join(checkpoint, "state.json"), {"step": step, "total": total})
+    return checkpoint
 
 
 def main() -> None:
@@ -31,7 +31,9 @@ def main() -> None:
     preemption = Preemption(ctx).install()
     step, total = 0, 0
     if ctx.resume_from:
-        state = json.loads((Path(ctx.resume_from) / "state.json").read_text())
+        state = artifacts.read_json(artifacts.join(ctx.resume_from, "state.json"))
+        if state is None:
+            raise SystemExit(f"no checkpoint at {ctx.resume_from}")
         step, total = state["step"], state["total"]
         print(f"resuming at step {step} from {ctx.resume_from}", flush=True)
     while step < args.steps:
