@@ -10,7 +10,8 @@ from kubernetes import client as k8s
 
 from park.api.app import create_app
 from park.api.deps import ApiContext
-from park.operator.logs import KubernetesJobLogs
+from park.operator.jobs import kubernetes_job_logs
+from park.operator.settings import OperatorSettings
 from park.operator.store import KubernetesStore
 
 pytestmark = pytest.mark.e2e
@@ -22,7 +23,7 @@ def api(api_client: k8s.ApiClient) -> Iterator[TestClient]:
     store = KubernetesStore(api_client)
     context = ApiContext(
         store=store,
-        logs=KubernetesJobLogs(store=store, api_client=api_client),
+        logs=kubernetes_job_logs(store=store, api_client=api_client, settings=OperatorSettings()),
         token=TOKEN,
         ready=lambda: True,
     )

@@ -25,7 +25,8 @@ from park.federation.gateway import GatewayPolicy
 from park.federation.identity import Identity
 from park.federation.node import EXIT_REVOKED, NodeDaemon
 from park.federation.runtime import Federation, FederationSettings
-from park.operator.logs import KubernetesJobLogs
+from park.operator.jobs import kubernetes_job_logs
+from park.operator.settings import OperatorSettings
 from park.operator.store import KubernetesStore
 
 pytestmark = [
@@ -63,7 +64,7 @@ def test_a_node_joins_the_gateway_on_kubernetes(
     try:
         context = ApiContext(
             store=store,
-            logs=KubernetesJobLogs(store=store, api_client=api_client),
+            logs=kubernetes_job_logs(store=store, api_client=api_client, settings=OperatorSettings()),
             token=TOKEN,
             ready=lambda: True,
             federation=federation,

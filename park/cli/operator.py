@@ -64,8 +64,9 @@ def api(
     from park.core.clock import SystemClock  # noqa: PLC0415
     from park.embedded.statedir import ensure_admin_token  # noqa: PLC0415
     from park.federation.runtime import Federation, FederationSettings  # noqa: PLC0415
-    from park.operator.logs import KubernetesJobLogs  # noqa: PLC0415
+    from park.operator.jobs import kubernetes_job_logs  # noqa: PLC0415
     from park.operator.runner import client_configuration  # noqa: PLC0415
+    from park.operator.settings import OperatorSettings  # noqa: PLC0415
     from park.operator.store import KubernetesStore  # noqa: PLC0415
 
     logging.basicConfig(
@@ -85,7 +86,7 @@ def api(
         federation = Federation(store, settings, clock=SystemClock())
     context = ApiContext(
         store=store,
-        logs=KubernetesJobLogs(store=store, api_client=api_client),
+        logs=kubernetes_job_logs(store=store, api_client=api_client, settings=OperatorSettings()),
         token=ensure_admin_token(token_file.expanduser()),
         ready=lambda: True,
         federation=federation,

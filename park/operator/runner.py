@@ -24,19 +24,16 @@ import kopf
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from park.control.controllers.jobs import JobReconciler
-from park.control.controllers.runner import Controller
 from park.control.controllers.scheduling import SchedulerLoop
-from park.control.logs import LogArchive
 from park.control.scheduler import PolicyConfig
 from park.core.clock import SystemClock
 from park.core.meta import API_GROUP
 from park.operator.handlers import build_registry
+from park.operator.jobs import job_controller
 from park.operator.leader import LeaseElector
 from park.operator.reconcilers import Reconcilers
 from park.operator.settings import OperatorSettings
 from park.operator.store import KubernetesStore
-from park.substrates.kuberay_jobs import KubeRayJobs
 from park.substrates.kuberay_objects import KubeRayObjects
 
 logger = logging.getLogger(__name__)
@@ -88,53 +85,31 @@ def kopf_settings(settings: kopf.OperatorSettings, *, peering_lifetime_s: int = 
     return settings
 
 
-def job_controller(
-    store: KubernetesStore, api_client: k8s.ApiClient, settings: OperatorSettings
-) -> Controller:
-    """The ParkJob controller of `park up`, over KubeRay: one RayJob per attempt."""
-    runner = KubeRayJobs(
-        api_client=api_client, pods=settings.pod_defaults(), ray_version=settings.ray_version
-    )
-    reconciler = JobReconciler(
-        store=store,
-        substrate=runner,
-        archive=LogArchive(settings.logs_root()),
-        clock=SystemClock(),
-        jobs_root=settings.jobs_root,
-        finalizer=False,  # the RayJob is owned by the ParkJob: the garbage collector stops it
-    )
-    return Controller(store=store, reconciler=reconciler, resync_seconds=settings.resync_seconds, workers=4)
-
-
 async def _lead(store: KubernetesStore, api_client: k8s.ApiClient, settings: OperatorSettings) -> None:
     """What only the Lease holder runs: the scheduler loop and the ParkJob controller."""
+    policy = PolicyConfig(
+        min_runtime_s=settings.scheduler_min_runtime_seconds,
+        aging_interval_s=settings.scheduler_aging_seconds,
+    )
     async with asyncio.TaskGroup() as group:
-        group.create_task(_schedule_forever(store, settings))
+        group.create_task(
+            _run_forever(
+                "the scheduler loop",
+                lambda: SchedulerLoop(store=store, clock=SystemClock(), config=policy).run(),
+            )
+        )
         group.create_task(
             _run_forever("the ParkJob controller", lambda: job_controller(store, api_client, settings).run())
         )
 
 
 async def _run_forever(what: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Restarted after an API hiccup rather than taking the operator down."""
     while True:
         try:
             await run()
         except Exception:
             logger.exception("%s failed; restarting it", what)
-            await asyncio.sleep(RESTART_DELAY_S)
-
-
-async def _schedule_forever(store: KubernetesStore, settings: OperatorSettings) -> None:
-    """The scheduler loop, restarted after an API hiccup rather than taking the operator down."""
-    policy = PolicyConfig(
-        min_runtime_s=settings.scheduler_min_runtime_seconds,
-        aging_interval_s=settings.scheduler_aging_seconds,
-    )
-    while True:
-        try:
-            await SchedulerLoop(store=store, clock=SystemClock(), config=policy).run()
-        except Exception:
-            logger.exception("the scheduler loop failed; restarting it")
             await asyncio.sleep(RESTART_DELAY_S)
 
 
