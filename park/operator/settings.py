@@ -29,8 +29,6 @@ class OperatorSettings(BaseSettings):
     """Where each job's files live (PARK_JOB_DIR: report, checkpoints) and logs are archived: an
     `s3://BUCKET/PREFIX` URI (the operator and the pods read AWS_* from their environment), or a path
     on storage that every pod and the operator mount."""
-    submission_mode: str = "K8sJobMode"
-    """KubeRay's way to submit a RayJob's entrypoint: K8sJobMode (a submitter Job) or HTTPMode."""
     lease_namespace: str = "default"
     lease_name: str = "park-scheduler"
     lease_seconds: float = Field(15.0, gt=1)
