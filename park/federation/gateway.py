@@ -76,6 +76,7 @@ def _seen_at(moment: datetime) -> Callable[[FederatedNodeStatus], FederatedNodeS
 
 
 EXPIRED = "its join token expired unused; invite it again for a new one"
+PAUSED = "takes no work for now: paused by its owner, outside its hours, or its machine is busy"
 
 
 def _expired(status: FederatedNodeStatus, now: datetime) -> bool:
@@ -229,7 +230,7 @@ class GatewayCore:
             return
         session.paused = message.paused
         phase, reason = ("Paused", "Paused") if message.paused else ("Online", "Resumed")
-        text = "takes no work for now (paused by its owner or outside its hours)" if message.paused else None
+        text = PAUSED if message.paused else None
         self._mutate(session.node, lambda s: s.model_copy(update={"phase": phase, "message": text}))
         self._event(session.node, reason, text or "takes work again")
 

@@ -145,7 +145,10 @@ class GatewayService:
 
     async def _refuse(self, channel: Channel, refused: Refused) -> None:
         """Tell the peer why the session ends (at most 1 s); it may be gone already."""
-        with trio.move_on_after(1), contextlib.suppress(ChannelClosedError):
+        with (
+            trio.move_on_after(1),
+            contextlib.suppress(ChannelClosedError, trio.BrokenResourceError, trio.ClosedResourceError),
+        ):
             await channel.send(refused.to_dict())
 
     async def _converse(self, channel: Channel, state: dict[str, object]) -> None:
