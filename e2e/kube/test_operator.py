@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
+from park.substrates.kuberay_specs import OWNER_NAME
+
 from .conftest import REPO, kubectl
 
 pytestmark = pytest.mark.e2e
@@ -150,11 +152,20 @@ def job_yaml(name: str, queue_name: str, priority: int, gpus: int) -> str:
     )
 
 
-def suspended(kubeconfig: Path, namespace: str, name: str) -> bool | None:
-    """The RayJob's `spec.suspend`; None while it does not exist. KubeRay writes the field with
-    `omitempty`, so once its controller has updated the object a running job has no `suspend` at all."""
-    rayjob = get(kubeconfig, f"rayjob/{name}", namespace)
-    return bool(rayjob.get("spec", {}).get("suspend", False)) if rayjob else None
+def rayjobs_of(kubeconfig: Path, namespace: str, job: str) -> list[dict[str, Any]]:
+    """The RayJobs of a ParkJob's attempts that are not being deleted."""
+    items = get(kubeconfig, "rayjobs", namespace).get("items") or []
+    return [
+        j
+        for j in items
+        if (j["metadata"].get("labels") or {}).get(OWNER_NAME) == job
+        and not j["metadata"].get("deletionTimestamp")
+    ]
+
+
+def running(kubeconfig: Path, namespace: str, job: str) -> bool:
+    """Park makes an attempt's RayJob only while the scheduler admits the job, and stops it on preemption."""
+    return bool(rayjobs_of(kubeconfig, namespace, job))
 
 
 def status(kubeconfig: Path, what: str, namespace: str) -> dict[str, Any]:
@@ -188,14 +199,12 @@ def test_samples_run_on_kuberay_and_readiness_flows_back(
             for p in cluster_pods
         ), gpu
 
-        wait_for(
-            "the sample job's RayJob to run", lambda: suspended(kubeconfig, namespace, "finetune") is False
-        )
+        wait_for("the sample job's RayJob to run", lambda: running(kubeconfig, namespace, "finetune"))
         wait_for("the sample service's RayService", lambda: get(kubeconfig, "rayservice/chat", namespace))
         service = get(kubeconfig, "rayservice/chat", namespace)
         assert "name: " + f"{namespace}.chat.llm" in service["spec"]["serveConfigV2"]
         events = kubectl(kubeconfig, "get", "events", "-n", namespace).stdout
-        assert "CreatedRayCluster" in events and "CreatedRayJob" in events, events
+        assert "CreatedRayCluster" in events and "Submitted" in events, events
 
         kubectl(kubeconfig, "delete", "parkcluster", "default", "-n", namespace)
         wait_for(
@@ -209,23 +218,19 @@ def test_a_high_priority_job_suspends_a_low_one_until_it_is_deleted(
 ) -> None:
     with temporary_queue(kubeconfig, f"q-{namespace}", 4) as name:
         apply(kubeconfig, namespace, job_yaml("low", name, 1, 4))
-        wait_for("low to run", lambda: suspended(kubeconfig, namespace, "low") is False)
+        wait_for("low to run", lambda: running(kubeconfig, namespace, "low"))
         apply(kubeconfig, namespace, job_yaml("high", name, 100, 4))
-        wait_for("low to be suspended", lambda: suspended(kubeconfig, namespace, "low") is True)
-        wait_for("high to run", lambda: suspended(kubeconfig, namespace, "high") is False)
+        wait_for("low's RayJob to be stopped", lambda: not running(kubeconfig, namespace, "low"))
+        wait_for("high to run", lambda: running(kubeconfig, namespace, "high"))
         wait_for(
             "low to be Preempted",
             lambda: status(kubeconfig, "parkjob/low", namespace).get("phase") == "Preempted",
         )
-        assert not get(kubeconfig, "rayclusters", namespace)["items"] or all(
-            c["metadata"]["ownerReferences"][0]["name"] == "high"
-            for c in get(kubeconfig, "rayclusters", namespace)["items"]
-        ), "KubeRay deleted the suspended job's cluster"
 
         kubectl(kubeconfig, "delete", "parkjob", "high", "-n", namespace)
-        wait_for("low to run again", lambda: suspended(kubeconfig, namespace, "low") is False)
-        resumed = get(kubeconfig, "rayjob/low", namespace)
-        assert resumed["metadata"]["annotations"]["park.dev/attempt"] == "2"
+        wait_for("low to run again", lambda: running(kubeconfig, namespace, "low"))
+        (resumed,) = rayjobs_of(kubeconfig, namespace, "low")
+        assert resumed["metadata"]["labels"]["park.dev/attempt"] == "2"
         assert "PARK_ATTEMPT: '2'" in resumed["spec"]["runtimeEnvYAML"]
         wait_for(
             "low's attempt 2 in its status",
@@ -248,10 +253,10 @@ def test_a_killed_operator_restarts_and_converges_without_duplicates(
             lambda: status(kubeconfig, "parkcluster/default", namespace).get("phase") == "Ready",
         )
         for job in ("train", "later"):
-            wait_for(f"{job} to run", lambda job=job: suspended(kubeconfig, namespace, job) is False)
+            wait_for(f"{job} to run", lambda job=job: running(kubeconfig, namespace, job))
         rayjobs = get(kubeconfig, "rayjobs", namespace)["items"]
-        assert sorted(j["metadata"]["name"] for j in rayjobs) == ["later", "train"]
-        assert all(j["metadata"]["annotations"]["park.dev/attempt"] == "1" for j in rayjobs)
+        assert sorted(j["metadata"]["labels"][OWNER_NAME] for j in rayjobs) == ["later", "train"]
+        assert all(j["metadata"]["labels"]["park.dev/attempt"] == "1" for j in rayjobs)
         owned = [
             c["metadata"]["ownerReferences"][0]["kind"]
             for c in get(kubeconfig, "rayclusters", namespace)["items"]

@@ -19,8 +19,8 @@ from .test_operator import (
     Operator,
     apply,
     job_yaml,
+    running,
     service_account_kubeconfig,
-    suspended,
     temporary_queue,
     wait_for,
 )
@@ -85,7 +85,7 @@ def test_the_standby_takes_over_when_the_active_replica_dies(
 ) -> None:
     with temporary_queue(kubeconfig, f"q-{namespace}", 8) as name:
         apply(kubeconfig, namespace, job_yaml("first", name, 5, 2))
-        wait_for("first to run", lambda: suspended(kubeconfig, namespace, "first") is False, timeout=90)
+        wait_for("first to run", lambda: running(kubeconfig, namespace, "first"), timeout=90)
         pids = {r.process.pid: r for r in replicas if r.process is not None}
         leader = wait_for("a Lease holder", lambda: lease_holder(kubeconfig), timeout=30)
         assert leader in pids, f"the Lease is held by {leader}, not by one of {sorted(pids)}"
@@ -95,10 +95,11 @@ def test_the_standby_takes_over_when_the_active_replica_dies(
         apply(kubeconfig, namespace, job_yaml("second", name, 5, 2))
         wait_for(
             "the standby to schedule and reconcile the new job",
-            lambda: suspended(kubeconfig, namespace, "second") is False,
+            lambda: running(kubeconfig, namespace, "second"),
             timeout=120,
         )
         survivor = next(pid for pid in pids if pid != leader)
         assert lease_holder(kubeconfig) == survivor
         rayjobs = json.loads(kubectl(kubeconfig, "get", "rayjobs", "-n", namespace, "-o", "json").stdout)
-        assert sorted(j["metadata"]["name"] for j in rayjobs["items"]) == ["first", "second"]
+        owners = sorted(j["metadata"]["labels"]["park.dev/owner-name"] for j in rayjobs["items"])
+        assert owners == ["first", "second"]

@@ -12,6 +12,7 @@ admin would, so the Park objects themselves are the same YAML as on `park up`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterator
@@ -19,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client as k8s
 
-from park.substrates.kuberay_jobs import rayjob_name
+from park.operator.jobs import kubernetes_job_logs
+from park.operator.settings import OperatorSettings
+from park.operator.store import KubernetesStore
 
 from .conftest import REPO, kubectl
 from .test_operator import Operator, apply, get, service_account_kubeconfig, status, temporary_queue, wait_for
@@ -145,8 +149,21 @@ spec:
 """
 
 
+def park_logs(kubeconfig: Path, api_client: k8s.ApiClient, namespace: str, name: str) -> str:
+    """What `park logs job NAME` shows on Kubernetes: the attempt's archive in the object store."""
+    s3 = object_store(kubeconfig)
+    settings = OperatorSettings(jobs_root=f"s3://{s3['PARK_E2E_BUCKET']}/jobs")
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in s3.items():
+            env.setenv(key, value)
+        logs = kubernetes_job_logs(
+            store=KubernetesStore(api_client), api_client=api_client, settings=settings
+        )
+        return asyncio.run(logs.read(namespace, name))
+
+
 def test_a_parkjob_applied_with_kubectl_runs_its_program_on_a_real_ray_head(
-    kubeconfig: Path, namespace: str, operator: Operator
+    kubeconfig: Path, namespace: str, operator: Operator, api_client: k8s.ApiClient
 ) -> None:
     with temporary_queue(kubeconfig, f"q-{namespace}", 0) as queue:
         apply(kubeconfig, namespace, HELLO.replace("QUEUE", queue))
@@ -157,9 +174,8 @@ def test_a_parkjob_applied_with_kubectl_runs_its_program_on_a_real_ray_head(
         )
         final = status(kubeconfig, "parkjob/squares", namespace)
         assert final["phase"] == "Succeeded", final
-        rayjob = rayjob_name(final["submissionId"])
-        submitter = kubectl(kubeconfig, "logs", "-n", namespace, f"job/{rayjob}").stdout
-        assert "sum of squares 140" in submitter, submitter[-3000:]
+        logs = park_logs(kubeconfig, api_client, namespace, "squares")
+        assert "sum of squares 140" in logs, logs[-3000:]
 
 
 def counter_job(name: str, queue: str, priority: int, steps: int) -> str:
@@ -178,7 +194,7 @@ spec:
 
 
 def test_a_preempted_job_checkpoints_to_s3_and_resumes_at_the_same_step(
-    kubeconfig: Path, namespace: str, operator: Operator
+    kubeconfig: Path, namespace: str, operator: Operator, api_client: k8s.ApiClient
 ) -> None:
     queue = f"q-{namespace}"
     apply(
@@ -220,7 +236,7 @@ def test_a_preempted_job_checkpoints_to_s3_and_resumes_at_the_same_step(
         )
         assert done["phase"] == "Succeeded" and done["attempt"] == 2, done
         assert done["report"]["total"] == sum(range(61)), "no step lost or repeated across the preemption"
-        logs = kubectl(kubeconfig, "logs", "-n", namespace, f"job/{rayjob_name(done['submissionId'])}").stdout
+        logs = park_logs(kubeconfig, api_client, namespace, "low")
         assert f"resuming at step {step}" in logs, logs[-2000:]
     finally:
         kubectl(kubeconfig, "delete", "parkqueue", queue, "--wait=false", check=False)

@@ -10,7 +10,8 @@ calls, so attempts, reports, checkpoints, preemption and gates behave the same o
   before Ray ran the job (no cluster, a failed submitter) is a FAILED job with KubeRay's reason.
 - stop: Ray's Jobs API on the head (through the API server's service proxy): SIGTERM to the driver,
   RAY_JOB_STOP_WAIT_TIME_S to checkpoint, then SIGKILL; KubeRay then tears the cluster down.
-- logs: what the attempt's submitter pod printed (`ray job logs --follow`).
+- logs: the driver's log from Ray's Jobs API on the head (kept FINISHED_HEAD_SECONDS after the job
+  ends, so the planner archives it), else what the attempt's submitter pod printed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 MAX_RAYJOB_NAME = 47  # KubeRay's limit: the RayCluster and its pods append suffixes
 JOB_UID = "park.dev/uid"
 RAY_STATUSES = frozenset({"PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"})
+FINISHED_HEAD_SECONDS = 30
 
 
 def rayjob_name(submission_id: str) -> str:
@@ -69,6 +71,8 @@ def rayjob_body(
         "runtimeEnvYAML": yaml.safe_dump(submission.runtime_env, sort_keys=True),
         "metadata": dict(meta),
         "shutdownAfterJobFinishes": True,
+        # The head outlives the job briefly, so the planner can archive the driver's logs from it.
+        "ttlSecondsAfterFinished": FINISHED_HEAD_SECONDS,
         "submissionMode": "K8sJobMode",
         "backoffLimit": 0,  # Park's planner decides retries, as on park up
         "rayClusterSpec": ray_cluster_spec(cluster, pods=pods, ray_version=ray_version),
@@ -171,8 +175,23 @@ class KubeRayJobs:
         return True
 
     def job_logs(self, handle: ClusterHandle, submission_id: str) -> str:
-        """The newest submitter pod's output for the attempt ('' before there is one)."""
+        """The driver's whole log from Ray on the head, else the newest submitter pod's output."""
         namespace = namespace_of(handle)
+        rayjob = self._objects.get("RayJob", namespace, rayjob_name(submission_id))
+        cluster = ((rayjob or {}).get("status") or {}).get("rayClusterName")
+        if cluster:
+            try:
+                text = self._core.connect_get_namespaced_service_proxy_with_path(
+                    f"{cluster}-head-svc:dashboard", namespace, f"api/jobs/{submission_id}/logs"
+                )
+                logs = json.loads(text).get("logs") if isinstance(text, str) else None
+                if isinstance(logs, str):
+                    return logs
+            except (ApiException, ValueError):
+                logger.info("no Ray head to read %s's logs from; reading its submitter pod", submission_id)
+        return self._submitter_logs(namespace, submission_id)
+
+    def _submitter_logs(self, namespace: str, submission_id: str) -> str:
         selector = f"job-name={rayjob_name(submission_id)}"
         try:
             pods = self._core.list_namespaced_pod(namespace, label_selector=selector).items
@@ -185,7 +204,5 @@ class KubeRayJobs:
                 return ""
             text = self._core.read_namespaced_pod_log(named[-1][1], namespace)
         except ApiException as exc:
-            if exc.status in (400, 404):
-                return ""  # the container has not started, or the pod is gone
             raise SubstrateError(f"cannot read the logs of {submission_id}: {exc.reason}") from exc
         return text if isinstance(text, str) else ""

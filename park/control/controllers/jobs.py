@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from park.core.resources import TERMINAL_JOB_PHASES, ParkCluster, ParkClusterSpe
 from park.substrates.interface import ClusterHandle, JobRunner
 from park.workloads import artifacts
 from park.workloads.contract import REPORT_FILE
+
+logger = logging.getLogger(__name__)
 
 
 class JobReconciler:
@@ -105,7 +108,13 @@ class JobReconciler:
             case StopJob(submission_id=sid):
                 await asyncio.to_thread(self._substrate.stop_job, handle, sid)
             case ArchiveLogs(submission_id=sid, attempt=attempt):
-                text = await asyncio.to_thread(self._substrate.job_logs, handle, sid)
+                try:
+                    text = await asyncio.to_thread(self._substrate.job_logs, handle, sid)
+                except SubstrateUnavailableError:
+                    raise  # the head is back soon: archive then
+                except SubstrateError as exc:  # logs are worth keeping, never worth holding a job back
+                    logger.warning("%s: %s", writer.obj.key, exc)
+                    text = f"(the logs of attempt {attempt} could not be read: {exc})\n"
                 self._archive.save(writer.obj.metadata.uid or "", attempt, text)
             case _:
                 raise TypeError(f"unexpected action {action!r}")
