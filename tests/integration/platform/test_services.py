@@ -107,8 +107,13 @@ def test_a_serving_spike_preempts_training_which_resumes_when_traffic_falls(park
             timeout=90,
             what="Serve to run 3 replicas on the capacity training gave up",
         )
-        admission = service(park_up).status.admission
-        assert admission is not None and admission.replicas == {"web/Sleepy": 3}
+        # The grant is written by the scheduler's next cycle once the preempted job's release is seen,
+        # which may land just after Serve started the third replica.
+        wait_for(
+            lambda: (a := service(park_up).status.admission) is not None and a.replicas == {"web/Sleepy": 3},
+            timeout=30,
+            what="the service's admission to grant 3 replicas",
+        )
     finally:
         stop.set()
         for sender in senders:
