@@ -65,7 +65,13 @@ KUBERAY_PUBLISHED = ((100, 83.0), (1000, 258.0))
 
 
 def cluster_env() -> dict[str, str]:
-    return {**os.environ, "PARK_E2E_DIR": str(STATE), "PARK_E2E_PORT_BASE": PORT_BASE}
+    # kwok nodes only: the real node (one per machine: its bridge and DNS port) stays the e2e cluster's.
+    return {
+        **os.environ,
+        "PARK_E2E_DIR": str(STATE),
+        "PARK_E2E_PORT_BASE": PORT_BASE,
+        "PARK_E2E_NO_REAL_NODE": "1",
+    }
 
 
 def cluster_up() -> Path:

@@ -19,7 +19,7 @@ from park.control.store import Store
 from park.core.clock import Clock
 from park.core.errors import NotFoundError, SubstrateError, SubstrateUnavailableError
 from park.core.resources import TERMINAL_JOB_PHASES, ParkCluster, ParkClusterSpec, ParkJob, ResourceKey
-from park.substrates.interface import ClusterHandle, JobRunner
+from park.substrates.interface import TERMINAL_RAY_STATUSES, ClusterHandle, JobRunner
 from park.workloads import artifacts
 from park.workloads.contract import REPORT_FILE
 
@@ -78,11 +78,17 @@ class JobReconciler:
     def _observe(self, job: ParkJob) -> JobObservation:
         handle = self._substrate.get_cluster(cluster_key(job.metadata.namespace, job.spec.cluster))
         sid = job.status.submission_id
-        if sid is None or job.status.phase in TERMINAL_JOB_PHASES:
+        if job.status.phase in TERMINAL_JOB_PHASES:
+            return JobObservation(cluster=handle, ray_job=None)
+        if sid is None:
             return JobObservation(cluster=handle, ray_job=None, template=self._template(job))
         report = self._read_report(job)
         ray_job = self._substrate.get_job(handle, sid) if handle is not None else None
-        return JobObservation(cluster=handle, ray_job=ray_job, report=report, template=self._template(job))
+        # The template shapes a submission only: an attempt that runs needs none (one read fewer per poll).
+        settled = ray_job is not None and ray_job.status not in TERMINAL_RAY_STATUSES
+        steady = settled and job.status.phase in ("Starting", "Running", "Preempting")
+        template = None if steady else self._template(job)
+        return JobObservation(cluster=handle, ray_job=ray_job, report=report, template=template)
 
     def _template(self, job: ParkJob) -> ParkClusterSpec | None:
         try:
