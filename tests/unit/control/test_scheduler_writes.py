@@ -42,11 +42,6 @@ class RacingStore(SQLiteStore):
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def store(tmp_path: Path, clock: FakeClock) -> Iterator[RacingStore]:
     store = RacingStore(tmp_path / "park.db", clock=clock)
     store.create(

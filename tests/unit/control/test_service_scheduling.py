@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from park.control.controllers.scheduling import SchedulerLoop
@@ -27,18 +24,6 @@ from park.core.resources import (
 )
 
 APP = {"name": "llm", "import_path": "park.workloads.serve.app:build"}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[SQLiteStore]:
-    store = SQLiteStore(tmp_path / "park.db", clock=clock)
-    yield store
-    store.close()
 
 
 def loop(store: SQLiteStore, clock: FakeClock) -> SchedulerLoop:

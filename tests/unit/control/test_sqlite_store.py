@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,18 +38,6 @@ def make_job(
 
 def make_queue(name: str = "gpu") -> ParkQueue:
     return ParkQueue(metadata=ObjectMeta(name=name))
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[SQLiteStore]:
-    store = SQLiteStore(tmp_path / "park.db", clock=clock)
-    yield store
-    store.close()
 
 
 def rv(obj: AnyResource) -> int:

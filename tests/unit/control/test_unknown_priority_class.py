@@ -6,9 +6,6 @@ the object Queued with the condition Admissible=False and a Warning event naming
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from park.control.controllers.scheduling import SchedulerLoop
@@ -37,20 +34,14 @@ APP = {"name": "llm", "import_path": "park.workloads.serve.app:build"}
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[SQLiteStore]:
-    store = SQLiteStore(tmp_path / "park.db", clock=clock)
+def store(store: SQLiteStore) -> SQLiteStore:
+    """The shared store (conftest.py) with a default queue of 8 CPUs."""
     store.create(
         ParkQueue(
             metadata=ObjectMeta(name="default"), spec=ParkQueueSpec(nominal_quota=ComputeResources(cpu="8"))
         )
     )
-    yield store
-    store.close()
+    return store
 
 
 def cycle(store: SQLiteStore, clock: FakeClock) -> None:
