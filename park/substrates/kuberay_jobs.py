@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import Any
+from typing import Any, cast, get_args
 
 import yaml
 from kubernetes import client as k8s
@@ -27,7 +27,7 @@ from kubernetes.client.exceptions import ApiException
 
 from park.core.errors import SubstrateError, SubstrateUnavailableError
 from park.core.resources import ParkClusterSpec, PodTemplate
-from park.substrates.interface import ClusterHandle, HeadConfig, JobInfo, JobSubmission
+from park.substrates.interface import ClusterHandle, HeadConfig, JobInfo, JobSubmission, RayJobStatus
 from park.substrates.kuberay_objects import KubeRayObjects
 from park.substrates.kuberay_specs import (
     ATTEMPT,
@@ -36,6 +36,7 @@ from park.substrates.kuberay_specs import (
     OWNER_KIND,
     OWNER_NAME,
     RAY_API_VERSION,
+    owned_by,
     ray_cluster_spec,
     submitter_pod_template,
 )
@@ -43,7 +44,7 @@ from park.substrates.kuberay_specs import (
 logger = logging.getLogger(__name__)
 MAX_RAYJOB_NAME = 47  # KubeRay's limit: the RayCluster and its pods append suffixes
 JOB_UID = "park.dev/uid"
-RAY_STATUSES = frozenset({"PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"})
+RAY_STATUSES: frozenset[str] = frozenset(get_args(RayJobStatus))
 FINISHED_HEAD_SECONDS = 30
 
 
@@ -58,6 +59,11 @@ def rayjob_name(submission_id: str) -> str:
 
 def namespace_of(handle: ClusterHandle) -> str:
     return handle.key.split(".", 1)[0]
+
+
+def dashboard(cluster: str) -> str:
+    """The head Service's dashboard port, as the API server's service proxy names it."""
+    return f"{cluster}-head-svc:dashboard"
 
 
 def rayjob_body(
@@ -96,16 +102,7 @@ def rayjob_body(
                 OWNER_NAME: meta["park.dev/name"],
                 ATTEMPT: meta["park.dev/attempt"],
             },
-            "ownerReferences": [
-                {
-                    "apiVersion": "park.dev/v1alpha1",
-                    "kind": "ParkJob",
-                    "name": meta["park.dev/name"],
-                    "uid": meta[JOB_UID],
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [owned_by("ParkJob", meta["park.dev/name"], meta[JOB_UID])],
         },
         "spec": spec,
     }
@@ -119,7 +116,7 @@ def job_info(submission_id: str, rayjob: dict[str, Any]) -> JobInfo:
     if ray_status not in RAY_STATUSES:
         ray_status = "FAILED" if status.get("jobDeploymentStatus") == "Failed" else "PENDING"
         message = message or str(status.get("reason") or "")
-    return JobInfo(submission_id=submission_id, status=ray_status, message=message)  # type: ignore[arg-type]
+    return JobInfo(submission_id=submission_id, status=cast(RayJobStatus, ray_status), message=message)
 
 
 class KubeRayJobs:
@@ -168,7 +165,7 @@ class KubeRayJobs:
             return True
         try:
             self._core.connect_post_namespaced_service_proxy_with_path(
-                f"{cluster}-head-svc:dashboard", namespace, f"api/jobs/{submission_id}/stop"
+                dashboard(cluster), namespace, f"api/jobs/{submission_id}/stop"
             )
         except ApiException as exc:
             raise SubstrateUnavailableError(f"cannot reach the Ray head of {name}: {exc.reason}") from exc
@@ -182,7 +179,7 @@ class KubeRayJobs:
         if cluster:
             try:
                 text = self._core.connect_get_namespaced_service_proxy_with_path(
-                    f"{cluster}-head-svc:dashboard", namespace, f"api/jobs/{submission_id}/logs"
+                    dashboard(cluster), namespace, f"api/jobs/{submission_id}/logs"
                 )
                 logs = json.loads(text).get("logs") if isinstance(text, str) else None
                 if isinstance(logs, str):

@@ -11,6 +11,7 @@ import hashlib
 import json
 from typing import Any
 
+from park.core.meta import API_VERSION
 from park.core.resources import (
     AnyResource,
     ComputeResources,
@@ -143,11 +144,15 @@ def ray_cluster_spec(spec: ParkClusterSpec, *, pods: PodTemplate, ray_version: s
 
 def owner_reference(owner: AnyResource) -> dict[str, Any]:
     """Deleting the Park object deletes what it made (the garbage collector follows this reference)."""
+    return owned_by(owner.kind, owner.metadata.name, owner.metadata.uid or "")
+
+
+def owned_by(kind: str, name: str, uid: str) -> dict[str, Any]:
     return {
-        "apiVersion": owner.api_version,
-        "kind": owner.kind,
-        "name": owner.metadata.name,
-        "uid": owner.metadata.uid,
+        "apiVersion": API_VERSION,
+        "kind": kind,
+        "name": name,
+        "uid": uid,
         "controller": True,
         "blockOwnerDeletion": True,
     }
