@@ -3,7 +3,8 @@
 `park up` runs jobs on its local Ray head; on Kubernetes the operator runs them as RayJobs on the e2e
 cluster's real node, `park operator api` serves the same REST API, and the `park` CLI talks to it. The
 job is the checkpointing example, run from this checkout (which the real node's pods mount), so its
-report, checkpoint (a directory, or s3:// in MinIO), preemption and resume are compared like for like.
+report, checkpoint (a directory, or s3:// in MinIO), preemption, resume and evaluation gates are compared
+like for like.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def kubernetes(
     process.terminate()
     process.wait(30)
     log.close()
-    kubectl(kubeconfig, "delete", "parkjob", "counter", "-n", "default", "--ignore-not-found", check=False)
+    kubectl(kubeconfig, "delete", "parkjob", "counter", "gated", "-n", "default", "--ignore-not-found", check=False)
 
 
 @pytest.fixture(params=["park-up", "kubernetes"])
@@ -178,3 +179,27 @@ def test_a_suspended_job_checkpoints_and_resumes_where_it_stopped(platform: Plat
     listed = json.loads(platform.cli("get", "job", "counter", "-o", "json").stdout)
     assert listed["status"]["checkpoint"] == done.status.checkpoint
     assert platform.cli("delete", "job", "counter").returncode == 0
+
+
+GATED = """
+apiVersion: park.dev/v1alpha1
+kind: ParkJob
+metadata: {name: gated}
+spec:
+  entrypoint: >-
+    python -c "from park.workloads.contract import JobContext;
+    JobContext.from_env().report(gate='failed', reason='accuracy 0.41 below the gate of 0.60', accuracy=0.41)"
+  retries: 2
+"""
+
+
+def test_a_failed_evaluation_gate_fails_the_job_without_retries(platform: Platform) -> None:
+    applied = platform.cli("apply", "-f", "-", stdin=GATED)
+    assert applied.returncode == 0, applied.stderr
+    failed = platform.wait_phase("ParkJob", "default", "gated", {"Succeeded", "Failed"}, timeout=240)
+    assert isinstance(failed, ParkJob)
+    assert failed.status.phase == "Failed" and failed.status.attempt == 1, "a gate is not retried"
+    assert failed.status.message == "evaluation gate failed: accuracy 0.41 below the gate of 0.60"
+    assert failed.status.report["accuracy"] == 0.41
+    assert "FailedGate" in platform.cli("describe", "job", "gated").stdout
+    assert platform.cli("delete", "job", "gated").returncode == 0
