@@ -129,7 +129,8 @@ def kubernetes(
     process.terminate()
     process.wait(30)
     log.close()
-    kubectl(kubeconfig, "delete", "parkjob", "counter", "gated", "-n", "default", "--ignore-not-found", check=False)
+    leftovers = ("counter", "gated")
+    kubectl(kubeconfig, "delete", "parkjob", *leftovers, "-n", "default", "--ignore-not-found", check=False)
 
 
 @pytest.fixture(params=["park-up", "kubernetes"])
