@@ -23,6 +23,7 @@ import pyarrow.fs as pafs
 
 __all__ = [
     "ArtifactError",
+    "download_dir",
     "exists",
     "is_uri",
     "join",
@@ -138,6 +139,23 @@ def remove(location: str) -> None:
             fs.delete_file(path)
     except OSError as exc:
         raise ArtifactError(f"cannot delete {location}: {exc}") from exc
+
+
+def download_dir(location: str, destination: Path) -> None:
+    """Copy every file under the directory at `location` into `destination` (created if missing)."""
+    fs, path = filesystem(location)
+    try:
+        if fs.get_file_info(path).type != pafs.FileType.Directory:
+            raise ArtifactError(f"{location} is not a directory")
+        destination.mkdir(parents=True, exist_ok=True)
+        pafs.copy_files(
+            path,
+            str(destination.absolute()),
+            source_filesystem=fs,
+            destination_filesystem=pafs.LocalFileSystem(),
+        )
+    except OSError as exc:
+        raise ArtifactError(f"cannot download {location}: {exc}") from exc
 
 
 def _missing(exc: OSError) -> bool:

@@ -1,6 +1,6 @@
 """Where checkpoints live: local directories or pyarrow/fsspec URIs (PARK_CHECKPOINT_DIR may be either).
 
-Local paths are handled with pathlib; URIs go through Ray's `Checkpoint`, which downloads on demand.
+Local paths are handled with pathlib; URIs are downloaded through `park.workloads.artifacts`.
 Finding the newest checkpoint by scanning is done for local directories only; for remote storage the
 platform's record (PARK_RESUME_FROM) is the source of truth.
 """
@@ -8,10 +8,15 @@ platform's record (PARK_RESUME_FROM) is the source of truth.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from park.workloads import artifacts
 from park.workloads.artifacts import is_uri
 from park.workloads.models.charlm import META_FILE, MODEL_FILE, CheckpointFormatError, read_meta
 
@@ -20,15 +25,42 @@ from park.workloads.models.charlm import META_FILE, MODEL_FILE, CheckpointFormat
 def local_dir(path: str) -> Iterator[Path]:
     """A local directory with the checkpoint's files (a temporary download for URIs)."""
     if not is_uri(path):
-        local = Path(path)
-        if not local.is_dir():
-            raise FileNotFoundError(f"checkpoint {path} is not a directory")
-        yield local
+        yield local_path(path)
         return
-    from ray.train import Checkpoint  # noqa: PLC0415 - only remote checkpoints need Ray
-
-    with Checkpoint(path).as_directory() as directory:
+    with tempfile.TemporaryDirectory(prefix="park-checkpoint-") as directory:
+        artifacts.download_dir(path, Path(directory))
         yield Path(directory)
+
+
+def cached_local_dir(path: str, cache: Path | None = None) -> Path:
+    """A local directory with the checkpoint's files that outlives the call (serving keeps reading it).
+
+    A URI is downloaded once per machine and kept: a checkpoint never changes once written, so the URI
+    names its content. Replicas that start together each download to their own temporary directory and
+    the first rename wins.
+    """
+    if not is_uri(path):
+        return local_path(path)
+    root = cache or Path(tempfile.gettempdir()) / "park-checkpoints"
+    final = root / hashlib.sha256(path.encode()).hexdigest()[:24]
+    if final.is_dir():
+        return final
+    partial = root / f".{final.name}.{uuid.uuid4().hex[:8]}"
+    artifacts.download_dir(path, partial)
+    try:
+        os.rename(partial, final)
+    except OSError:  # another replica finished first
+        shutil.rmtree(partial, ignore_errors=True)
+        if not final.is_dir():
+            raise
+    return final
+
+
+def local_path(path: str) -> Path:
+    local = Path(path)
+    if not local.is_dir():
+        raise FileNotFoundError(f"checkpoint {path} is not a directory")
+    return local
 
 
 def write_text(path: str, text: str) -> None:
@@ -36,12 +68,7 @@ def write_text(path: str, text: str) -> None:
     if not is_uri(path):
         Path(path).write_text(text, encoding="utf-8")
         return
-    from ray.train import Checkpoint  # noqa: PLC0415
-
-    parent, _, name = path.rpartition("/")
-    checkpoint: Any = Checkpoint(parent)
-    with checkpoint.filesystem.open_output_stream(f"{checkpoint.path}/{name}") as stream:
-        stream.write(text.encode("utf-8"))
+    artifacts.write_bytes(path, text.encode("utf-8"))
 
 
 def latest_checkpoint(root: str) -> str | None:

@@ -15,7 +15,7 @@ import torch
 
 from park.core.errors import InvalidError
 from park.workloads._cli import configure_logging, fail, parse_params
-from park.workloads.artifacts import join
+from park.workloads.artifacts import ArtifactError, join
 from park.workloads.checkpoints import latest_checkpoint, local_dir, write_text
 from park.workloads.contract import JobContext
 from park.workloads.corpus import DEFAULT_MAX_CHARS, read_corpus, split_text
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         with local_dir(checkpoint) as directory:
             loaded = load_charlm(directory)
         metrics = run_eval(params, loaded, checkpoint)
-    except (InvalidError, ValueError, FileNotFoundError, CheckpointFormatError) as exc:
+    except (InvalidError, ValueError, FileNotFoundError, CheckpointFormatError, ArtifactError) as exc:
         return fail(context, str(exc), code=2, gate="error", reason=str(exc), metrics=None)
     metrics_path = join(checkpoint, METRICS_FILE)
     write_text(metrics_path, json.dumps(metrics, indent=2, sort_keys=True))

@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from park.workloads.artifacts import is_uri
+
 Mode = Literal["disaggregated", "monolithic", "moe"]
 Router = Literal["prefix", "round_robin", "power_of_two"]
 
@@ -23,7 +25,7 @@ DEPLOYMENTS = ("ingress", "prefill", "decode", "monolithic", "moe")
 class ServeArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: str = Field(description="a park.charlm/v1 model directory, readable on every node")
+    model: str = Field(description="a park.charlm/v1 model directory: a path on every node, or a URI (s3://)")
     mode: Mode = Field(
         "disaggregated", description="prefill and decode apart, together, or MoE experts apart"
     )
@@ -76,7 +78,10 @@ class ServeArgs(BaseModel):
 
     @property
     def model_dir(self) -> Path:
-        return Path(self.model)
+        """The model's files on this machine: a local directory, or a URI's copy downloaded once."""
+        from park.workloads.checkpoints import cached_local_dir  # noqa: PLC0415 - replicas only
+
+        return cached_local_dir(self.model)
 
     def torch_device(self) -> str:
         """Where model replicas put the weights; Ray hides GPUs from replicas that reserved none."""
@@ -88,7 +93,11 @@ class ServeArgs(BaseModel):
 
     @property
     def model_name(self) -> str:
-        return self.served_model_name or self.model_dir.resolve().name
+        if self.served_model_name:
+            return self.served_model_name
+        if is_uri(self.model):
+            return self.model.rstrip("/").rsplit("/", 1)[-1]
+        return Path(self.model).resolve().name
 
     def replicas(self, deployment: str) -> int:
         return self.num_replicas.get(deployment, 1)

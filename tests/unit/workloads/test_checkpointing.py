@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
-from park.workloads.artifacts import join
-from park.workloads.checkpoints import latest_checkpoint
+from park.workloads.artifacts import ArtifactError, join
+from park.workloads.checkpoints import cached_local_dir, latest_checkpoint, local_dir
 from park.workloads.models.charlm import CharLM, CharLMConfig, CharVocab, save_charlm
 from park.workloads.train.checkpointing import CheckpointPolicy
 
@@ -70,3 +71,27 @@ def test_latest_checkpoint_is_the_highest_step_across_attempts(tmp_path: Path) -
 def test_paths_join_locally_and_as_uris() -> None:
     assert join("/data/ckpt", "run", "c1") == "/data/ckpt/run/c1"
     assert join("s3://bucket/ckpt/", "run") == "s3://bucket/ckpt/run"
+
+
+def test_a_checkpoint_uri_is_downloaded_once_and_kept_for_serving(tmp_path: Path) -> None:
+    source = tmp_path / "store" / "checkpoint_00000050"
+    (source / "nested").mkdir(parents=True)
+    (source / "charlm.json").write_text('{"step": 50}')
+    (source / "nested" / "shard.bin").write_bytes(b"\x00\x01")
+    cache = tmp_path / "cache"
+
+    first = cached_local_dir(f"file://{source}", cache)
+    assert (first / "charlm.json").read_text() == '{"step": 50}'
+    assert (first / "nested" / "shard.bin").read_bytes() == b"\x00\x01"
+    (source / "charlm.json").write_text("changed")  # a written checkpoint never changes: no second download
+    assert cached_local_dir(f"file://{source}", cache) == first
+    assert (first / "charlm.json").read_text() == '{"step": 50}'
+    assert [p.name for p in cache.iterdir()] == [first.name]  # no partial copies left behind
+    assert cached_local_dir(str(source), cache) == source  # a local directory is used in place
+
+
+def test_a_missing_checkpoint_uri_fails_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="is not a directory"):
+        cached_local_dir(f"file://{tmp_path}/nowhere", tmp_path / "cache")
+    with pytest.raises(ArtifactError, match="is not a directory"), local_dir(f"file://{tmp_path}/nowhere"):
+        pass
