@@ -125,6 +125,13 @@ class PodTemplate(ParkModel):
     volume_mounts: list[VolumeMount] = Field(default_factory=list, max_length=32)
     env: dict[str, str] = Field(default_factory=dict)
     service_account_name: DnsLabel | None = None
+    cpu_request_ratio: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="CPU requests as this fraction of the limits (overcommit); Ray still counts the limits. "
+        "Memory and GPUs are never overcommitted",
+    )
 
     def merged_over(self, default: PodTemplate) -> PodTemplate:
         """This template on top of `default`: scalars and map entries from here win, lists add up."""
@@ -137,6 +144,7 @@ class PodTemplate(ParkModel):
             volume_mounts=[*default.volume_mounts, *self.volume_mounts],
             env={**default.env, **self.env},
             service_account_name=self.service_account_name or default.service_account_name,
+            cpu_request_ratio=self.cpu_request_ratio or default.cpu_request_ratio,
         )
 
 

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from park.core.meta import API_VERSION
+from park.core.quantities import parse_quantity
 from park.core.resources import (
     AnyResource,
     ComputeResources,
@@ -35,8 +36,11 @@ DEFAULT_IMAGE = "rayproject/ray:2.60.0"
 HEAD_PORTS = (("gcs-server", 6379), ("dashboard", 8265), ("client", 10001), ("serve", 8000))
 
 
-def container_resources(resources: ComputeResources) -> dict[str, Any]:
-    """Pod limits (= requests) for one Ray node; Ray derives its logical CPUs/GPUs/memory from them."""
+def container_resources(
+    resources: ComputeResources, cpu_request_ratio: float | None = None
+) -> dict[str, Any]:
+    """Pod limits for one Ray node, from which Ray derives its logical CPUs/GPUs/memory; requests equal
+    them, except CPU when the cluster admin overcommits CPU (`cpu_request_ratio`)."""
     limits: dict[str, Any] = {}
     if resources.cpu is not None:
         limits["cpu"] = resources.cpu
@@ -44,7 +48,11 @@ def container_resources(resources: ComputeResources) -> dict[str, Any]:
         limits["memory"] = resources.memory
     if resources.gpu:
         limits[GPU_RESOURCE] = resources.gpu
-    return {"limits": dict(limits), "requests": dict(limits)} if limits else {}
+    requests = dict(limits)
+    if resources.cpu is not None and cpu_request_ratio is not None:
+        millicores = max(1, round(parse_quantity(resources.cpu) * cpu_request_ratio * 1000))
+        requests["cpu"] = f"{millicores}m"
+    return {"limits": dict(limits), "requests": requests} if limits else {}
 
 
 def ray_start_params(resources: ComputeResources, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -71,7 +79,8 @@ def _pod_template(
         spec["imagePullPolicy"] = pods.image_pull_policy
     if head:
         spec["ports"] = [{"name": name, "containerPort": port} for name, port in HEAD_PORTS]
-    spec.update({"resources": container_resources(resources)} if container_resources(resources) else {})
+    compute = container_resources(resources, pods.cpu_request_ratio)
+    spec.update({"resources": compute} if compute else {})
     env = {**POD_ENV, **pods.env}
     spec["env"] = [{"name": key, "value": value} for key, value in sorted(env.items())]
     if pods.volume_mounts:

@@ -95,6 +95,23 @@ def test_cluster_resources_are_pod_limits_with_gpus_as_nvidia_gpu() -> None:
     assert (cpu["replicas"], cpu["minReplicas"], cpu["maxReplicas"]) == (0, 0, 0)
 
 
+def test_an_admin_may_overcommit_cpu_requests_while_ray_counts_the_limits() -> None:
+    defaults = PodTemplate(image="img:1", cpu_request_ratio=0.25)
+    spec = ray_cluster_spec(cluster().spec, pods=defaults, ray_version="2.60.0")
+    (head,) = spec["headGroupSpec"]["template"]["spec"]["containers"]
+    assert head["resources"] == {
+        "limits": {"cpu": "2", "memory": "8Gi"},
+        "requests": {"cpu": "500m", "memory": "8Gi"},  # memory is never overcommitted
+    }
+    a100 = spec["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["resources"]
+    assert a100["requests"] == {"cpu": "2000m", "memory": "32Gi", GPU_RESOURCE: 1}
+    own = cluster().spec.model_copy(update={"pods": PodTemplate(cpu_request_ratio=0.5)})
+    (mine,) = ray_cluster_spec(own, pods=defaults, ray_version="v")["headGroupSpec"]["template"]["spec"][
+        "containers"
+    ]
+    assert mine["resources"]["requests"]["cpu"] == "1000m"  # the cluster's own template wins
+
+
 def test_the_default_image_is_ray_2_60_and_a_setting_overrides_it(monkeypatch: pytest.MonkeyPatch) -> None:
     assert OperatorSettings().ray_image == DEFAULT_RAY_IMAGE == "rayproject/ray:2.60.0"
     monkeypatch.setenv("PARK_OPERATOR_RAY_IMAGE", "registry.local/ray:custom")
