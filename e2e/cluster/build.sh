@@ -85,7 +85,7 @@ done
 ETCD_VERSION="$(modver kubernetes go.etcd.io/etcd/server/v3)"
 build_one etcd kubernetes go.etcd.io/etcd/server/v3 \
   "-X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION"
-for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do
+for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
   build_one "$c" kubernetes "k8s.io/kubernetes/cmd/$c" "$KV"
 done
 

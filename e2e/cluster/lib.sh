@@ -10,7 +10,8 @@ LOGS="$STATE/logs"
 PIDS="$STATE/pids"
 KUBECONFIG_ADMIN="$STATE/kubeconfig"
 
-# Every listener is on 127.0.0.1; ports are PARK_E2E_PORT_BASE + a fixed offset
+# Listeners are on 127.0.0.1 (the apiserver, kubelet, CoreDNS and MinIO also on the real node's
+# bridge address); ports are PARK_E2E_PORT_BASE + a fixed offset
 # so that two clusters (two state dirs) can run side by side.
 PORT_BASE="${PARK_E2E_PORT_BASE:-16400}"
 ETCD_PORT=$((PORT_BASE + 79))       # 16479 etcd clients (plain http, loopback)
@@ -25,12 +26,18 @@ KUBELET_PORT=$((PORT_BASE + 51))      # 16451 the real node's kubelet (https, on
 KUBELET_HEALTHZ_PORT=$((PORT_BASE + 52)) # 16452 its healthz (loopback)
 COREDNS_HEALTH_PORT=$((PORT_BASE + 53))  # 16453 CoreDNS /health (loopback); DNS itself is on the bridge, :53
 COREDNS_READY_PORT=$((PORT_BASE + 54))   # 16454 CoreDNS /ready (loopback)
+KUBE_PROXY_HEALTHZ_PORT=$((PORT_BASE + 55)) # 16455 kube-proxy healthz (loopback)
+KUBE_PROXY_METRICS_PORT=$((PORT_BASE + 56)) # 16456 kube-proxy metrics (loopback)
 MINIO_PORT=$((PORT_BASE + 90))           # 16490 MinIO, S3 (on the real node's bridge address)
+
+# The real node's bridge network (node.sh): the node is .1, pods get .10-.250.
+NODE_NET="${PARK_E2E_NODE_NET:-10.245.0}"
+NODE_IP="$NODE_NET.1"
 
 # Start order (`down` stops the apiserver clients, then the apiserver, then etcd).
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kuberay-operator)
 # The real node's processes (node.sh); `down` stops them, and the containers they run, first.
-REAL_NODE_COMPONENTS=(kubelet coredns containerd)
+REAL_NODE_COMPONENTS=(kube-proxy kubelet coredns containerd)
 # The object store (objectstore.sh); `down` stops it with the apiserver's clients.
 
 log() { echo "[e2e $(date +%H:%M:%S)] $*" >&2; }

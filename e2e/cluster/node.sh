@@ -1,12 +1,10 @@
 # The e2e cluster's real node: containerd + runc (Debian packages), the CNI bridge plugin, a kubelet and
-# CoreDNS built from Go modules, and images made without a registry. Sourced by `up` after the control
+# CoreDNS and kube-proxy built from Go modules, and images made without a registry. Sourced by `up` after the control
 # plane runs; defines `realnode_up`. Pods run here only when they tolerate the node's taint
 # (park.dev/real-node=true:NoSchedule), so scale tests on kwok nodes never start real containers.
 # shellcheck shell=bash
 
 REAL_NODE="${PARK_E2E_REAL_NODE:-park-node-0}"
-NODE_NET="${PARK_E2E_NODE_NET:-10.245.0}" # the node's bridge is .1/24, pods get .10-.250
-NODE_IP="$NODE_NET.1"
 BRIDGE="${PARK_E2E_BRIDGE:-park0}"
 CTR_ROOT="$STATE/containerd"
 CTR_RUN="/run/park-e2e-${PORT_BASE}"
@@ -24,7 +22,7 @@ ctr_() { ctr --address "$CTR_SOCK" -n k8s.io "$@"; }
 
 realnode_packages() {
   local missing=() p
-  for p in containerd runc containernetworking-plugins mmdebstrap iptables; do
+  for p in containerd runc containernetworking-plugins mmdebstrap iptables conntrack; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   [[ ${#missing[@]} == 0 ]] && return 0
@@ -56,6 +54,7 @@ realnode_network() {
       "ipam": {
         "type": "host-local",
         "ranges": [[{"subnet": "$NODE_NET.0/24", "rangeStart": "$NODE_NET.10", "rangeEnd": "$NODE_NET.250", "gateway": "$NODE_IP"}]],
+        "routes": [{"dst": "0.0.0.0/0"}],
         "dataDir": "$STATE/cni/ipam"
       }
     }
@@ -190,9 +189,27 @@ realnode_coredns_config() {
 EOF
 }
 
+# kube-proxy (iptables mode) makes Service ClusterIPs work, for pods and for this host: a test reaches a
+# Serve endpoint through its Service as a client inside the cluster would. It leaves the host's conntrack
+# sysctls alone (not writable here) and does not route localhost NodePorts.
+realnode_kube_proxy() {
+  umask 077
+  leaf kube-proxy ca "/CN=system:kube-proxy" "$CLIENT"
+  umask 022
+  kubeconfig "$STATE/kube-proxy.kubeconfig" system:kube-proxy kube-proxy
+  start kube-proxy "$KUBE_PROXY_HEALTHZ_PORT" \
+    --kubeconfig "$STATE/kube-proxy.kubeconfig" --hostname-override "$REAL_NODE" \
+    --proxy-mode iptables --cluster-cidr "$NODE_NET.0/24" \
+    --healthz-bind-address "127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT" \
+    --metrics-bind-address "127.0.0.1:$KUBE_PROXY_METRICS_PORT" \
+    --conntrack-max-per-core 0 --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 \
+    --iptables-localhost-nodeports=false --v 1
+  wait_for "kube-proxy /healthz" 60 kube-proxy curl -sf --max-time 3 "http://127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT/healthz"
+}
+
 realnode_up() {
   local b
-  for b in kubelet coredns pause; do
+  for b in kubelet coredns pause kube-proxy; do
     [[ -x "$BIN/$b" ]] || die "missing $BIN/$b (run e2e/cluster/build.sh)"
   done
   realnode_packages
@@ -213,4 +230,5 @@ realnode_up() {
     [[ "$(kubectl_ get node "$REAL_NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" == True ]]
   }
   wait_for "node $REAL_NODE Ready" 120 kubelet real_node_ready
+  realnode_kube_proxy
 }

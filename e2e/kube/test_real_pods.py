@@ -49,6 +49,8 @@ def real_node_pods() -> dict[str, Any]:
         ],
         "volumeMounts": [{"name": name, "mountPath": path, "readOnly": True} for name, path in paths.items()],
         "env": {"PATH": search_path, "PYTHONUNBUFFERED": "1"},
+        # The real node has this machine's 2 CPUs; Ray counts the pods' limits, which may add up to more.
+        "cpuRequestRatio": 0.25,
     }
 
 
@@ -132,6 +134,24 @@ spec:
     wait_for("the worker to join the head (2 live Ray nodes)", lambda: alive_nodes() == 2, START_S)
     logs = kubectl(kubeconfig, "logs", "-n", namespace, worker["metadata"]["name"], "-c", "ray-worker").stdout
     assert "Ray runtime started" in logs, logs[-2000:]
+    # In-cluster clients reach the API server through the `kubernetes` Service (kube-proxy), as the
+    # operator's own pods do.
+    version = kubectl(
+        kubeconfig,
+        "exec",
+        "-n",
+        namespace,
+        worker["metadata"]["name"],
+        "-c",
+        "ray-worker",
+        "--",
+        "curl",
+        "-sk",
+        "--max-time",
+        "10",
+        "https://kubernetes.default.svc/version",
+    )
+    assert json.loads(version.stdout)["gitVersion"].startswith("v1."), version.stdout
     kubectl(kubeconfig, "delete", "parkcluster", "real", "-n", namespace)
 
 
