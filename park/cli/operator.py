@@ -61,6 +61,7 @@ def api(
     from kubernetes import client as k8s  # noqa: PLC0415
 
     from park.api.deps import ApiContext  # noqa: PLC0415
+    from park.control.packages import PackageStore  # noqa: PLC0415
     from park.core.clock import SystemClock  # noqa: PLC0415
     from park.embedded.statedir import ensure_admin_token  # noqa: PLC0415
     from park.federation.runtime import Federation, FederationSettings  # noqa: PLC0415
@@ -84,12 +85,14 @@ def api(
             announce=federation_announce or [],
         )
         federation = Federation(store, settings, clock=SystemClock())
+    operator_settings = OperatorSettings()
     context = ApiContext(
         store=store,
-        logs=kubernetes_job_logs(store=store, api_client=api_client, settings=OperatorSettings()),
+        logs=kubernetes_job_logs(store=store, api_client=api_client, settings=operator_settings),
         token=ensure_admin_token(token_file.expanduser()),
         ready=lambda: True,
         federation=federation,
+        packages=PackageStore(operator_settings.packages()),
     )
     asyncio.run(_serve_api(context, host=host, port=port))
 

@@ -17,6 +17,7 @@ from park.control.controllers.runner import Controller
 from park.control.controllers.scheduling import SchedulerLoop
 from park.control.controllers.services import ServiceReconciler
 from park.control.logs import JobLogs, LogArchive
+from park.control.packages import PackageStore
 from park.control.reconcile.cluster import cluster_key
 from park.control.scheduler import PolicyConfig
 from park.control.store.sqlite import SQLiteStore
@@ -121,7 +122,12 @@ class Platform:
                 await federation.start()
             try:
                 context = ApiContext(
-                    store=store, logs=logs, token=token, ready=lambda: self.ready, federation=federation
+                    store=store,
+                    logs=logs,
+                    token=token,
+                    ready=lambda: self.ready,
+                    federation=federation,
+                    packages=PackageStore(settings.packages_dir),
                 )
                 await self._serve_api(store, controllers, context, sock, on_ready)
             finally:
