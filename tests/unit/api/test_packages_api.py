@@ -134,3 +134,25 @@ def test_a_server_without_a_package_store_says_so(store: SQLiteStore, tmp_path: 
         response = client.get(url("0" * 64))
     assert response.status_code == 404
     assert "stores no packages" in response.json()["message"]
+
+
+def test_a_job_naming_a_local_path_is_refused_with_what_to_do(client: TestClient) -> None:
+    def job(runtime_env: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "apiVersion": "park.dev/v1alpha1",
+            "kind": "ParkJob",
+            "metadata": {"name": "local"},
+            "spec": {"entrypoint": "python main.py", "runtimeEnv": runtime_env},
+        }
+
+    jobs = "/v1/namespaces/default/jobs"
+    for env, field in (
+        ({"working_dir": "/home/me/src"}, "working_dir"),
+        ({"working_dir": "s3://b/p.zip", "py_modules": ["s3://b/m.zip", "./mods"]}, "py_modules[1]"),
+    ):
+        refused = client.post(jobs, json=job(env))
+        assert refused.status_code == 422
+        assert refused.json()["message"].startswith(f"spec.runtimeEnv.{field}: ")
+        assert "`park apply` uploads it" in refused.json()["message"]
+    uris = {"working_dir": "file:///srv/p.zip", "py_modules": ["s3://b/m.zip"]}
+    assert client.post(jobs, json=job(uris)).status_code == 201
