@@ -27,7 +27,6 @@ from park.core.resources import ParkCluster
 from park.core.settings import Settings
 from park.embedded.defaults import ensure_defaults
 from park.embedded.statedir import StateDirLock, ensure_admin_token, write_server_file
-from park.federation.gateway import GatewayPolicy
 from park.federation.runtime import Federation, FederationSettings
 from park.substrates.interface import Substrate
 from park.substrates.local_ray import LocalRaySubstrate
@@ -143,22 +142,9 @@ class Platform:
         return {"PARK_FEDERATION_API": self.url, "PARK_FEDERATION_TOKEN": token}
 
     def _federation(self, store: SQLiteStore) -> Federation | None:
-        settings = self.settings
-        if not settings.federation_enabled:
+        if not self.settings.federation_enabled:
             return None
-        policy = GatewayPolicy(
-            heartbeat_s=settings.federation_heartbeat_seconds,
-            lease_s=settings.federation_lease_seconds,
-            offline_after_s=settings.federation_offline_after_seconds,
-        )
-        federation_settings = FederationSettings(
-            directory=settings.federation_dir,
-            host=settings.federation_host,
-            port=settings.federation_port,
-            policy=policy,
-            announce=settings.federation_announce,
-        )
-        return Federation(store, federation_settings, clock=self._clock)
+        return Federation(store, FederationSettings.from_settings(self.settings), clock=self._clock)
 
     async def _serve_api(
         self,
