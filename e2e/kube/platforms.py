@@ -86,7 +86,12 @@ def kubernetes(
     """The operator (real-node pods, S3 artifacts) with `park operator api` beside it."""
     store = object_store(kubeconfig)
     s3 = {k: v for k, v in store.items() if k.startswith("AWS_")}
-    env = {**os.environ, **s3, "PARK_OPERATOR_JOBS_ROOT": f"s3://{store['PARK_E2E_BUCKET']}/jobs"}
+    env = {
+        **os.environ,
+        **s3,
+        "PARK_OPERATOR_JOBS_ROOT": f"s3://{store['PARK_E2E_BUCKET']}/jobs",
+        "PARK_FEDERATION_ENABLED": "false",  # `park operator api` runs no gateway (and keeps out of ~/.park)
+    }
     env.pop("PARK_SERVER", None)
     env.pop("PARK_TOKEN", None)
     apply(

@@ -11,7 +11,7 @@ from prometheus_client import Counter, Histogram
 import park
 from park.api.deps import ApiContext
 from park.api.errors import install_error_handlers
-from park.api.routes import discovery, federation, health, queues, resources, streams
+from park.api.routes import discovery, federation, health, packages, queues, resources, streams
 
 REQUESTS = Counter("park_api_requests_total", "API requests", ["method", "route", "code"])
 LATENCY = Histogram("park_api_request_seconds", "API request latency", ["method", "route"])
@@ -30,6 +30,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(discovery.router)  # before resources: /v1/events is not a kind's list
     app.include_router(queues.router)
     app.include_router(federation.router)  # before resources: /v1/federation is not a kind
+    app.include_router(packages.router)  # before resources: packages are not a kind
     app.include_router(resources.router)
 
     @app.middleware("http")

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from park.control.logs import FollowedLogs
+from park.control.packages import PackageStore
 from park.control.store import Store
 from park.core.errors import UnauthorizedError
 from park.federation.runtime import Federation
@@ -23,6 +24,8 @@ class ApiContext:
     token: str
     ready: Callable[[], bool]
     federation: Federation | None = None
+    packages: PackageStore | None = None
+    """Where `park apply` uploads local working directories; every entry point that runs jobs sets it."""
 
 
 def get_context(request: Request) -> ApiContext:

@@ -15,10 +15,12 @@ from park.core.errors import (
     ParkError,
     SubstrateError,
     SubstrateUnavailableError,
+    TooLargeError,
     UnauthorizedError,
 )
 
-STATUS_BY_ERROR: list[tuple[type[ParkError], int]] = [
+STATUS_BY_ERROR: list[tuple[type[ParkError], int]] = [  # the first that matches: subclasses first
+    (TooLargeError, 413),
     (InvalidError, 422),
     (NotFoundError, 404),
     (ConflictError, 409),

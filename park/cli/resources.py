@@ -11,11 +11,12 @@ from rich.console import Console
 
 from park.cli import render
 from park.cli.context import Obj
+from park.cli.uploads import upload_local_files, zip_local_files
 from park.client import ParkClient
 from park.core.errors import InvalidError
 from park.core.kinds import kind_info
 from park.core.loading import load_documents, parse_resource
-from park.core.resources import TERMINAL_JOB_PHASES, AnyResource, ParkJob
+from park.core.resources import TERMINAL_JOB_PHASES
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -39,33 +40,23 @@ def _read_sources(path: str) -> list[tuple[str, str, Path]]:
     return [(f.read_text(encoding="utf-8"), str(f), f.parent.resolve()) for f in files]
 
 
-def _resolve_working_dir(obj: AnyResource, base: Path) -> AnyResource:
-    """A local `runtimeEnv.working_dir` is relative to the manifest, as a user reading it expects."""
-    if not isinstance(obj, ParkJob):
-        return obj
-    working_dir = obj.spec.runtime_env.get("working_dir")
-    if not isinstance(working_dir, str) or "://" in working_dir or Path(working_dir).is_absolute():
-        return obj
-    runtime_env = {**obj.spec.runtime_env, "working_dir": str((base / working_dir).resolve())}
-    return obj.model_copy(update={"spec": obj.spec.model_copy(update={"runtime_env": runtime_env})})
-
-
 def apply(
     ctx: typer.Context,
     filename: Annotated[str, typer.Option("--filename", "-f", help="A YAML file, a directory of them, or -")],
     namespace: NamespaceOpt = "default",
 ) -> None:
-    """Create or update the resources in FILE (all documents are checked before any is sent)."""
+    """Create or update the resources in FILE (all documents are checked before any is sent); a job's
+    local working_dir and py_modules are uploaded to the platform, once per content."""
     obj: Obj = ctx.obj
     objects = []
     for text, source, base in _read_sources(filename):
         objects += [
-            _resolve_working_dir(o, base)
+            (o, zip_local_files(o, base))
             for o in load_documents(text, source=source, default_namespace=namespace)
         ]
     with obj.client() as client:
-        for resource in objects:
-            result = client.apply(resource)
+        for resource, files in objects:
+            result = client.apply(upload_local_files(client, resource, files, out))
             out.print(f"{kind_info(resource.kind).singular}/{resource.metadata.name} {result.action}")
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import httpx
 
+from park.client.packaging import Package
 from park.core.errors import (
     ERRORS_BY_REASON,
     ApiUnavailableError,
@@ -33,6 +34,14 @@ logger = logging.getLogger(__name__)
 class ApplyResult:
     object: AnyResource
     action: Literal["created", "configured", "unchanged"]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Where a package is stored (the URI a runtime env names) and whether this call had to send it."""
+
+    uri: str
+    sent: bool
 
 
 @dataclass(frozen=True)
@@ -217,6 +226,17 @@ class ParkClient:
             except ConflictError:
                 continue
         raise ConflictError(f"ParkJob {namespace}/{name} kept changing; try again")
+
+    def upload(self, namespace: str, package: Package, *, timeout: float = 600.0) -> Upload:
+        """Store `package` in the namespace unless it is there already (the same digest: the same bytes)."""
+        path = f"/v1/namespaces/{namespace}/packages/{package.sha256}"
+        try:
+            return Upload(uri=str(self._request("GET", path).json()["uri"]), sent=False)
+        except NotFoundError:
+            pass
+        headers = {"Content-Type": "application/zip"}
+        body = self._request("PUT", path, content=package.data, headers=headers, timeout=timeout).json()
+        return Upload(uri=str(body["uri"]), sent=True)
 
     def pending(self, queue: str) -> list[dict[str, Any]]:
         """Jobs waiting in `queue`, in order, with the scheduler's reason."""

@@ -2,6 +2,7 @@
 
     ParkError
     ├── InvalidError            the input is wrong (bad YAML, unknown field, bad name)      -> 422
+    │   └── TooLargeError       a body over its limit (a package bigger than allowed)      -> 413
     ├── NotFoundError           no such object                                             -> 404
     ├── ConflictError           stale resourceVersion, or the object already exists        -> 409
     │   └── AlreadyExistsError
@@ -10,7 +11,7 @@
     ├── StateLockedError        another `park up` owns the state directory
     ├── PortInUseError          a port Park must listen on is taken (another `park up`?)
     ├── ApiUnavailableError     a client cannot reach the Park API
-    └── SubstrateError          Ray (or Kubernetes) refused or could not be reached        -> 502
+    └── SubstrateError          Ray, Kubernetes or the artifact store refused or failed     -> 502
         └── SubstrateUnavailableError   the cluster is not reachable right now (retry)     -> 503
 
 HTTP status codes are mapped in one place (`park.api.errors`); the client maps them back
@@ -40,6 +41,10 @@ class ParkError(Exception):
 
 class InvalidError(ParkError):
     reason = "Invalid"
+
+
+class TooLargeError(InvalidError):
+    reason = "TooLarge"
 
 
 class NotFoundError(ParkError):
@@ -87,6 +92,7 @@ ERRORS_BY_REASON: dict[str, type[ParkError]] = {
     for cls in (
         ParkError,
         InvalidError,
+        TooLargeError,
         NotFoundError,
         ConflictError,
         AlreadyExistsError,

@@ -61,3 +61,8 @@ class Settings(BaseSettings):
     def jobs_dir(self) -> Path:
         """Per-job directories: workload reports, preemption markers, default checkpoint storage."""
         return self.state_dir / "jobs"
+
+    @property
+    def packages_dir(self) -> Path:
+        """Uploaded working directories (`<namespace>/<sha256>.zip`), which Ray reads as file:// URIs."""
+        return self.state_dir / "packages"

@@ -17,6 +17,7 @@ from park.control.controllers.runner import Controller
 from park.control.controllers.scheduling import SchedulerLoop
 from park.control.controllers.services import ServiceReconciler
 from park.control.logs import JobLogs, LogArchive
+from park.control.packages import PackageStore
 from park.control.reconcile.cluster import cluster_key
 from park.control.scheduler import PolicyConfig
 from park.control.store.sqlite import SQLiteStore
@@ -26,7 +27,6 @@ from park.core.resources import ParkCluster
 from park.core.settings import Settings
 from park.embedded.defaults import ensure_defaults
 from park.embedded.statedir import StateDirLock, ensure_admin_token, write_server_file
-from park.federation.gateway import GatewayPolicy
 from park.federation.runtime import Federation, FederationSettings
 from park.substrates.interface import Substrate
 from park.substrates.local_ray import LocalRaySubstrate
@@ -121,7 +121,12 @@ class Platform:
                 await federation.start()
             try:
                 context = ApiContext(
-                    store=store, logs=logs, token=token, ready=lambda: self.ready, federation=federation
+                    store=store,
+                    logs=logs,
+                    token=token,
+                    ready=lambda: self.ready,
+                    federation=federation,
+                    packages=PackageStore(settings.packages_dir),
                 )
                 await self._serve_api(store, controllers, context, sock, on_ready)
             finally:
@@ -137,22 +142,9 @@ class Platform:
         return {"PARK_FEDERATION_API": self.url, "PARK_FEDERATION_TOKEN": token}
 
     def _federation(self, store: SQLiteStore) -> Federation | None:
-        settings = self.settings
-        if not settings.federation_enabled:
+        if not self.settings.federation_enabled:
             return None
-        policy = GatewayPolicy(
-            heartbeat_s=settings.federation_heartbeat_seconds,
-            lease_s=settings.federation_lease_seconds,
-            offline_after_s=settings.federation_offline_after_seconds,
-        )
-        federation_settings = FederationSettings(
-            directory=settings.federation_dir,
-            host=settings.federation_host,
-            port=settings.federation_port,
-            policy=policy,
-            announce=settings.federation_announce,
-        )
-        return Federation(store, federation_settings, clock=self._clock)
+        return Federation(store, FederationSettings.from_settings(self.settings), clock=self._clock)
 
     async def _serve_api(
         self,

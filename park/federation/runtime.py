@@ -13,6 +13,7 @@ from park.control.store import Store
 from park.core.clock import Clock
 from park.core.errors import InvalidError, NotFoundError
 from park.core.resources import FederatedNode, NodeCapabilities
+from park.core.settings import Settings
 from park.federation.apps import known_apps
 from park.federation.gateway import GatewayCore, GatewayPolicy
 from park.federation.identity import Identity
@@ -42,6 +43,23 @@ class FederationSettings:
     @property
     def database_file(self) -> Path:
         return self.directory / "federation.db"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, directory: Path | None = None) -> FederationSettings:
+        """The gateway the `PARK_FEDERATION_*` settings describe, for `park up` and `park operator api`
+        alike; `directory` replaces `<state dir>/federation` (a volume of its own on Kubernetes)."""
+        policy = GatewayPolicy(
+            heartbeat_s=settings.federation_heartbeat_seconds,
+            lease_s=settings.federation_lease_seconds,
+            offline_after_s=settings.federation_offline_after_seconds,
+        )
+        return cls(
+            directory=directory or settings.federation_dir,
+            host=settings.federation_host,
+            port=settings.federation_port,
+            policy=policy,
+            announce=list(settings.federation_announce),
+        )
 
 
 class Federation:

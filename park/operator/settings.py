@@ -29,6 +29,9 @@ class OperatorSettings(BaseSettings):
     """Where each job's files live (PARK_JOB_DIR: report, checkpoints) and logs are archived: an
     `s3://BUCKET/PREFIX` URI (the operator and the pods read AWS_* from their environment), or a path
     on storage that every pod and the operator mount."""
+    packages_root: str | None = None
+    """Where `park apply` uploads jobs' local working directories (`<namespace>/<sha256>.zip`), which
+    every Ray pod downloads: default beside `jobs_root` (`s3://BUCKET/jobs` -> `s3://BUCKET/packages`)."""
     lease_namespace: str = "default"
     lease_name: str = "park-scheduler"
     lease_seconds: float = Field(15.0, gt=1)
@@ -42,6 +45,9 @@ class OperatorSettings(BaseSettings):
     def pod_defaults(self) -> PodTemplate:
         """The operator's pod defaults, with `ray_image` as the image unless `pods` names one."""
         return self.pods.model_copy(update={"image": self.pods.image or self.ray_image})
+
+    def packages(self) -> str:
+        return self.packages_root or artifacts.beside(self.jobs_root, "packages")
 
     def logs_root(self) -> str:
         """Where finished attempts' logs are archived: beside the jobs' files."""

@@ -1,8 +1,9 @@
 """Ray's dashboard REST API (Jobs API, state API) for one cluster, speaking Park's errors.
 
 Every request carries the cluster's token and short timeouts, so a dead or hung head turns into
-SubstrateUnavailableError within seconds instead of a hang. Ray's own SDK is used for one thing
-only: packaging and uploading a local `working_dir` / `py_modules` (see `_submit_with_upload`).
+SubstrateUnavailableError within seconds instead of a hang. A job's files reach Ray as URIs of zips
+that `park apply` uploaded to the platform (park.core.packages): Ray's SDK, which would upload local
+paths itself, is not used.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, cast
 import httpx
 
 from park.core.errors import NotFoundError, SubstrateError, SubstrateUnavailableError
+from park.core.packages import local_entries
 from park.substrates.interface import (
     ClusterHandle,
     JobInfo,
@@ -48,8 +50,13 @@ def probe(dashboard_url: str, token: str, *, timeout_s: float = 2.0) -> bool:
 
 
 def submit_job(handle: ClusterHandle, submission: JobSubmission) -> bool:
-    if _has_local_paths(submission.runtime_env):
-        return _submit_with_upload(handle, submission)
+    local = local_entries(submission.runtime_env)
+    if local:  # e.g. a job stored before its files were uploaded by `park apply`
+        field, path = local[0]
+        raise SubstrateError(
+            f"runtimeEnv.{field} {path!r} is a local path, not the URI of an uploaded package: "
+            "apply the job again with `park apply`, which uploads it"
+        )
     response = request(
         handle, "POST", "/api/jobs/", json=_submit_body(submission), timeout_s=SUBMIT_TIMEOUT_S
     )
@@ -219,50 +226,3 @@ def _submit_body(submission: JobSubmission) -> dict[str, Any]:
         "entrypoint_resources": submission.entrypoint_resources or None,
     }
     return {key: value for key, value in body.items() if value is not None}
-
-
-def _has_local_paths(runtime_env: dict[str, Any]) -> bool:
-    """A working_dir or py_modules entry without a URI scheme is a local path Ray must receive."""
-    working_dir = runtime_env.get("working_dir")
-    modules = runtime_env.get("py_modules") or []
-    entries = [working_dir, *modules] if isinstance(modules, list) else [working_dir]
-    return any(isinstance(entry, str) and "://" not in entry for entry in entries)
-
-
-def _submit_with_upload(handle: ClusterHandle, submission: JobSubmission) -> bool:
-    """Submit through Ray's SDK, which zips and uploads local paths (content-addressed)."""
-    if get_job(handle, submission.submission_id) is not None:  # also a reachability check
-        return False
-    from ray.exceptions import RayError  # noqa: PLC0415 - heavy import, only for local uploads
-    from ray.job_submission import JobSubmissionClient  # noqa: PLC0415
-
-    try:
-        client = JobSubmissionClient(handle.dashboard_url, headers=auth_headers(handle.token))
-        client.submit_job(
-            entrypoint=submission.entrypoint,
-            submission_id=submission.submission_id,
-            runtime_env=dict(submission.runtime_env),
-            metadata=dict(submission.metadata) or None,
-            entrypoint_num_cpus=submission.entrypoint_num_cpus,
-            entrypoint_num_gpus=submission.entrypoint_num_gpus,
-            entrypoint_memory=submission.entrypoint_memory,
-            entrypoint_resources=dict(submission.entrypoint_resources) or None,
-        )
-    except OSError as exc:  # requests' connection errors and timeouts are OSErrors
-        raise SubstrateUnavailableError(
-            f"Ray cluster {handle.key} is not reachable at {handle.dashboard_url} ({type(exc).__name__})"
-        ) from exc
-    except RuntimeError as exc:
-        if _already_exists(submission.submission_id, str(exc)):
-            return False
-        raise SubstrateError(
-            f"Ray cluster {handle.key} refused job {submission.submission_id}: {_last_line(str(exc))}"
-        ) from exc
-    except (ValueError, TypeError, RayError) as exc:
-        raise SubstrateError(
-            f"job {submission.submission_id} has an invalid runtime_env: {_last_line(str(exc))}"
-        ) from exc
-    logger.info(
-        "submitted Ray job %s to cluster %s (uploaded local files)", submission.submission_id, handle.key
-    )
-    return True

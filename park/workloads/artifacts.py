@@ -23,6 +23,8 @@ import pyarrow.fs as pafs
 
 __all__ = [
     "ArtifactError",
+    "as_uri",
+    "beside",
     "download_dir",
     "exists",
     "is_uri",
@@ -30,6 +32,7 @@ __all__ = [
     "read_bytes",
     "read_json",
     "remove",
+    "size",
     "write_bytes",
     "write_json",
 ]
@@ -47,6 +50,21 @@ def join(base: str, *names: str) -> str:
     if is_uri(base):
         return "/".join([base.rstrip("/"), *names])
     return str(Path(base, *names))
+
+
+def beside(location: str, name: str) -> str:
+    """A sibling of `location` (`s3://b/jobs` -> `s3://b/NAME`); inside it when it is a bucket's root."""
+    if not is_uri(location):
+        return str(Path(location).absolute().parent / name)
+    parts = urlsplit(location.rstrip("/"))
+    parent = parts.path.rsplit("/", 1)[0]
+    return f"{parts.scheme}://{parts.netloc}{parent}/{name}"
+
+
+def as_uri(location: str) -> str:
+    """`location` as a URI any process on this machine (or mounting this path) can open: a plain
+    path becomes `file://`, which Ray's runtime envs need (they take a bare path for a local one)."""
+    return location if is_uri(location) else Path(location).absolute().as_uri()
 
 
 def filesystem(location: str, environ: Mapping[str, str] | None = None) -> tuple[pafs.FileSystem, str]:
@@ -129,6 +147,16 @@ def exists(location: str) -> bool:
         return bool(fs.get_file_info(path).type != pafs.FileType.NotFound)
     except OSError as exc:
         raise ArtifactError(f"cannot look up {location}: {exc}") from exc
+
+
+def size(location: str) -> int | None:
+    """The file's size in bytes, or None when there is none."""
+    fs, path = filesystem(location)
+    try:
+        info = fs.get_file_info(path)
+    except OSError as exc:
+        raise ArtifactError(f"cannot look up {location}: {exc}") from exc
+    return int(info.size) if info.type == pafs.FileType.File and info.size is not None else None
 
 
 def remove(location: str) -> None:

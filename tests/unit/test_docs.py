@@ -8,6 +8,7 @@ from pathlib import Path
 
 from park.control.reconcile.service import model_jobs
 from park.core.loading import load_documents
+from park.core.packages import MAX_PACKAGE_BYTES
 from park.core.resources import ParkJob, ParkService
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,3 +53,9 @@ def test_the_readme_makes_the_dataset_the_data_example_expects() -> None:
     example = _datagen((REPO / "examples" / "workloads" / "data.yaml").read_text())
     assert readme == example
     assert "--corrupt" in readme
+
+
+def test_the_docs_state_the_package_limit_the_code_enforces() -> None:
+    limit = f"{MAX_PACKAGE_BYTES // 2**20} MiB"
+    for page in ("concepts.md", "api.md"):
+        assert limit in (REPO / "docs" / page).read_text(), page

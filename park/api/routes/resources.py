@@ -13,7 +13,8 @@ from park.core.errors import InvalidError, warning_header
 from park.core.kinds import KINDS, KindInfo, by_plural
 from park.core.loading import parse_resource
 from park.core.meta import API_VERSION
-from park.core.resources import AnyResource
+from park.core.packages import local_entries
+from park.core.resources import AnyResource, ParkJob
 
 JsonBody = Annotated[dict[str, Any], Body()]
 
@@ -41,7 +42,20 @@ def _parse_body(info: KindInfo, body: dict[str, Any], namespace: str | None, nam
         )
     if name is not None and obj.metadata.name != name:
         raise InvalidError(f"metadata.name: {obj.metadata.name!r} does not match the URL's {name!r}")
+    if isinstance(obj, ParkJob):
+        _refuse_local_paths(obj)
     return obj
+
+
+def _refuse_local_paths(job: ParkJob) -> None:
+    """A path on the client's machine means nothing where the job runs (a pod, another host)."""
+    local = local_entries(job.spec.runtime_env)
+    if local:
+        field, path = local[0]
+        raise InvalidError(
+            f"spec.runtimeEnv.{field}: {path!r} is a path on the client's machine; `park apply` "
+            "uploads it and sends its URI instead (or give a file://, s3:// or https:// URI of a zip)"
+        )
 
 
 def _list(

@@ -59,6 +59,35 @@ def test_the_hello_example_runs_to_success_with_its_output_in_the_logs(park_up: 
     assert "job/hello unchanged" in again.stdout
 
 
+def test_apply_uploads_a_relative_working_dir_once_and_the_job_runs_from_it(
+    park_up: ParkUp, tmp_path: Path
+) -> None:
+    code = tmp_path / "project" / "code"
+    (code / "__pycache__").mkdir(parents=True)
+    (code / "__pycache__" / "stale.cpython-311.pyc").write_bytes(b"not python")
+    (code / "greet.py").write_text("print(open('message.txt').read().strip())\n")
+    (code / "message.txt").write_text("hello from an uploaded package\n")
+    manifest = code.parent / "greet.yaml"
+    manifest.write_text(job_yaml("greet", "python greet.py", working_dir=Path("code")))
+
+    applied = park_up.cli("apply", "-f", str(manifest))  # run from the repository: relative to the file
+    assert applied.returncode == 0, applied.stderr
+    assert "(working_dir, 2 files," in applied.stdout and " uploaded" in applied.stdout
+    job = park_up.wait_phase("ParkJob", "default", "greet", {"Succeeded", "Failed"}, timeout=180)
+    assert job.status.phase == "Succeeded", job.status.message
+    assert "hello from an uploaded package" in park_up.cli("logs", "job", "greet").stdout
+
+    packages = park_up.state_dir / "packages" / "default"
+    uri = job.spec.runtime_env["working_dir"] if isinstance(job, ParkJob) else None
+    assert isinstance(uri, str) and uri.startswith(packages.as_uri() + "/") and uri.endswith(".zip")
+    stored = {zip_file: zip_file.stat().st_mtime_ns for zip_file in packages.glob("*.zip")}
+    assert uri in {zip_file.as_uri() for zip_file in stored}
+    again = park_up.cli("apply", "-f", str(manifest))
+    assert again.returncode == 0, again.stderr
+    assert " unchanged" in again.stdout.splitlines()[0] and "job/greet unchanged" in again.stdout
+    assert {zip_file: zip_file.stat().st_mtime_ns for zip_file in packages.glob("*.zip")} == stored
+
+
 def test_a_failing_program_is_retried_then_fails_with_its_error_recorded(park_up: ParkUp) -> None:
     script = "python -c 'import sys; print(\"about to fail\"); sys.exit(3)'"
     applied = park_up.cli("apply", "-f", "-", stdin=job_yaml("fails", script, retries=1))

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from park.core.errors import SubstrateUnavailableError
+from park.client.packaging import zip_directory
+from park.control.packages import PackageStore
+from park.core.errors import SubstrateError, SubstrateUnavailableError
 from park.substrates.interface import (
     TERMINAL_RAY_STATUSES,
     ClusterHandle,
@@ -109,28 +111,32 @@ def test_a_new_control_plane_adopts_the_running_head(state_dir: Path, cluster: C
     assert restarted.get_cluster(KEY) == cluster
 
 
-def test_a_ray_program_runs_from_a_working_dir(
+def test_a_ray_program_runs_from_an_uploaded_package(
     substrate: LocalRaySubstrate, cluster: ClusterHandle, tmp_path: Path
 ) -> None:
-    (tmp_path / "squares.py").write_text(
+    """What `park apply` and the API do to a working_dir, and the file:// URI Ray unpacks on its node."""
+    source = tmp_path / "src"
+    (source / "lib").mkdir(parents=True)
+    (source / "lib" / "squares.py").write_text("def square(x):\n    return x * x\n")
+    (source / "main.py").write_text(
         textwrap.dedent(
             """
             import ray
+            from lib.squares import square
 
             ray.init()
-
-            @ray.remote
-            def square(x):
-                return x * x
-
-            print("park-squares", sum(ray.get([square.remote(i) for i in range(5)])))
+            remote_square = ray.remote(square)
+            print("park-squares", sum(ray.get([remote_square.remote(i) for i in range(5)])))
             """
         )
     )
+    package = zip_directory(source)
+    stored, _ = PackageStore(tmp_path / "packages").put("default", package.sha256, package.data)
+    assert stored.uri.startswith("file://")
     submission = JobSubmission(
         submission_id="squares-1",
-        entrypoint="python squares.py",
-        runtime_env={"working_dir": str(tmp_path)},
+        entrypoint="python main.py",
+        runtime_env={"working_dir": stored.uri},
         metadata={"park.dev/job": "squares"},
     )
 
@@ -142,6 +148,16 @@ def test_a_ray_program_runs_from_a_working_dir(
     assert info.end_time_ms is not None
     assert "park-squares 30" in substrate.job_logs(cluster, "squares-1")
     assert substrate.submit_job(cluster, submission) is False
+
+
+def test_a_local_path_is_refused_with_what_to_do(
+    substrate: LocalRaySubstrate, cluster: ClusterHandle, tmp_path: Path
+) -> None:
+    submission = JobSubmission(
+        submission_id="local-1", entrypoint="python main.py", runtime_env={"working_dir": str(tmp_path)}
+    )
+    with pytest.raises(SubstrateError, match="apply the job again with `park apply`"):
+        substrate.submit_job(cluster, submission)
 
 
 def test_a_duplicate_submission_id_does_not_run_twice(

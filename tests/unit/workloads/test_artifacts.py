@@ -38,6 +38,32 @@ def test_uris_join_with_slashes_and_paths_with_the_os() -> None:
 
 
 @pytest.mark.parametrize(
+    ("jobs", "packages"),
+    [
+        ("s3://bucket/jobs", "s3://bucket/packages"),
+        ("s3://bucket/park/jobs/", "s3://bucket/park/packages"),
+        ("s3://bucket", "s3://bucket/packages"),  # a bucket's root has no sibling: inside it
+        ("/var/lib/park/jobs", "/var/lib/park/packages"),
+    ],
+)
+def test_a_sibling_sits_beside_its_location(jobs: str, packages: str) -> None:
+    assert artifacts.beside(jobs, "packages") == packages
+
+
+def test_a_path_becomes_a_file_uri_that_ray_can_read(tmp_path: Path) -> None:
+    assert artifacts.as_uri(str(tmp_path / "a b.zip")) == f"file://{tmp_path}/a%20b.zip"
+    assert artifacts.as_uri("s3://bucket/a.zip") == "s3://bucket/a.zip"
+
+
+def test_size_is_none_for_nothing_and_bytes_for_a_file(tmp_path: Path) -> None:
+    location = str(tmp_path / "a.zip")
+    assert artifacts.size(location) is None
+    artifacts.write_bytes(location, b"12345")
+    assert artifacts.size(location) == 5
+    assert artifacts.size(str(tmp_path)) is None  # a directory is not a file
+
+
+@pytest.mark.parametrize(
     ("location", "words"),
     [("gs://bucket/x", "not gs://"), ("s3:///no-bucket", "names a bucket")],
 )
