@@ -1,0 +1,140 @@
+"""The examples, applied from examples/ with the same `park` CLI on `park up` and on Kubernetes (real pods).
+
+Each test reads an example's YAML as a user would apply it; where the example names something only the
+user can know (the dataset's location, the checkpoint to evaluate) or is sized for a bigger machine (the
+training steps), the test changes that field and nothing else. On Kubernetes the jobs run as RayJobs on
+the e2e cluster's real node, local working directories travel through the object store (MinIO), and
+checkpoints and datasets live there too (s3://); on `park up` they are local paths.
+
+The tests build on each other in file order, as a user would: train, then evaluate what it wrote, then
+serve it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+import yaml
+
+from park.core.resources import ParkJob, ParkService
+from park.workloads import artifacts
+from tests.integration.conftest import wait_for
+
+from .conftest import REPO
+from .platforms import OnKubernetes, Platform, kubernetes, operator, park_up, platform, reachable
+
+pytestmark = pytest.mark.e2e
+__all__ = ["kubernetes", "operator", "park_up", "platform"]  # fixtures
+EXAMPLES = REPO / "examples"
+TRAIN_STEPS = 60
+
+
+def example(path: str, **changes: Any) -> dict[str, Any]:
+    """An example's YAML, with `changes` laid over its `spec.workload.params` (dotted keys for spec)."""
+    document = yaml.safe_load((EXAMPLES / path).read_text())
+    for key, value in changes.items():
+        if key.startswith("spec."):
+            document["spec"][key.removeprefix("spec.")] = value
+        else:
+            document["spec"]["workload"]["params"][key] = value
+    return dict(document)
+
+
+def apply(platform: Platform, document: dict[str, Any]) -> None:
+    applied = platform.cli("apply", "-f", "-", stdin=yaml.safe_dump(document))
+    assert applied.returncode == 0, applied.stderr
+
+
+def finished(platform: Platform, name: str, timeout: float = 420) -> ParkJob:
+    job = platform.wait_phase("ParkJob", "default", name, {"Succeeded", "Failed"}, timeout=timeout)
+    assert isinstance(job, ParkJob)
+    return job
+
+
+def storage(platform: Platform, tmp_path: Path, name: str) -> str:
+    """Where a user of this platform keeps data its jobs read: a directory here, or the object store."""
+    if isinstance(platform, OnKubernetes):
+        return f"s3://{platform.bucket}/examples/{name}"
+    return str(tmp_path / name)
+
+
+def test_hello_runs_its_uploaded_working_directory(platform: Platform) -> None:
+    applied = platform.cli("apply", "-f", str(EXAMPLES / "hello-job.yaml"))
+    assert applied.returncode == 0, applied.stderr
+    done = finished(platform, "hello", timeout=300)
+    assert done.status.phase == "Succeeded", done.status.message
+    logs = platform.cli("logs", "job", "hello").stdout
+    assert "pi is about 3.1" in logs and "hello from Park: done" in logs
+    assert platform.cli("delete", "job", "hello").returncode == 0
+
+
+def test_the_data_pipeline_curates_a_generated_dataset(platform: Platform, tmp_path: Path) -> None:
+    dataset = storage(platform, tmp_path, "mixed")
+    generated = tmp_path / "mixed"
+    datagen = ["park.workloads.datagen", "--out", str(generated), "--items", "30", "--corrupt", "1"]
+    subprocess.run([sys.executable, "-m", *datagen], check=True, capture_output=True)
+    if artifacts.is_uri(dataset):  # uploaded as a user would, with their own object-store tools
+        for file in (f for f in generated.rglob("*") if f.is_file()):
+            key = str(file.relative_to(generated))
+            artifacts.write_bytes(artifacts.join(dataset, key), file.read_bytes())
+    apply(platform, example("workloads/data.yaml", input=dataset))
+    job = finished(platform, "curate")
+    assert job.status.phase == "Succeeded", job.status.message
+    stages = job.status.report["stages"]
+    assert stages["invalid"]["total"] == 3  # one corrupt file per modality
+    assert stages["written"]["total"] == stages["embedded"]["total"] > 0
+    assert job.status.report["embeddingDim"] == {"text": 384, "image": 1280, "audio": 256}
+    assert platform.cli("delete", "job", "curate").returncode == 0
+
+
+def test_training_finishes_and_eval_gates_its_checkpoint(platform: Platform) -> None:
+    apply(platform, example("workloads/train.yaml", steps=TRAIN_STEPS, checkpoint_every_steps=20))
+    trained = finished(platform, "charlm", timeout=600)
+    assert trained.status.phase == "Succeeded", trained.status.message
+    assert int(trained.status.report["step"]) == TRAIN_STEPS
+    checkpoint = str(trained.status.checkpoint)
+    assert artifacts.exists(artifacts.join(checkpoint, "charlm.json"))
+
+    lenient = example("workloads/eval.yaml", checkpoint=checkpoint, baseline={"loss": 100.0})
+    strict = example("workloads/eval.yaml", checkpoint=checkpoint, baseline={"loss": 0.01})
+    strict["metadata"]["name"] = "charlm-eval-strict"
+    apply(platform, lenient)
+    apply(platform, strict)
+    passed, failed = finished(platform, "charlm-eval"), finished(platform, "charlm-eval-strict")
+    assert passed.status.phase == "Succeeded", passed.status.message
+    assert passed.status.report["gate"] == "passed"
+    assert artifacts.exists(artifacts.join(checkpoint, "eval_metrics.json"))
+    assert failed.status.phase == "Failed" and failed.status.attempt == 1, "a failed gate is not retried"
+    assert str(failed.status.message).startswith("evaluation gate failed")
+    assert "FailedGate" in platform.cli("describe", "job", "charlm-eval-strict").stdout
+    for name in ("charlm-eval", "charlm-eval-strict"):
+        assert platform.cli("delete", "job", name).returncode == 0
+
+
+def test_the_chat_service_serves_the_trained_model_to_openai_clients(platform: Platform) -> None:
+    applied = platform.cli("apply", "-f", str(EXAMPLES / "serving" / "chat.yaml"))
+    assert applied.returncode == 0, applied.stderr
+    running = platform.wait_phase("ParkService", "default", "chat", {"Running", "Failed"}, timeout=420)
+    assert isinstance(running, ParkService)
+    assert running.status.phase == "Running", running.status.message
+    (endpoint,) = running.status.endpoints
+    client = openai.OpenAI(
+        base_url=f"{reachable(platform, endpoint)}/v1", api_key="unused", max_retries=0, timeout=120
+    )
+    request: dict[str, Any] = {"model": "charlm", "prompt": "def ", "max_tokens": 8, "temperature": 0}
+    completion = client.completions.create(**request)
+    assert len(completion.choices[0].text) == 8
+    stream = client.completions.create(**request, stream=True)
+    assert "".join(chunk.choices[0].text for chunk in stream if chunk.choices) == completion.choices[0].text
+    assert platform.cli("delete", "service", "chat").returncode == 0
+
+    def gone() -> bool:
+        return "chat" not in platform.cli("get", "services").stdout
+
+    wait_for(gone, timeout=120, what="the chat service to be deleted")
+    assert platform.cli("delete", "job", "charlm").returncode == 0
