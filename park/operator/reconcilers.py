@@ -13,9 +13,16 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from park.control.controllers.services import model_checkpoints
 from park.control.costs import cluster_cost, ray_resources
 from park.control.reconcile.cluster import may_run, queued_status
-from park.control.reconcile.service import estimated_deployments, is_admitted, route_prefix
+from park.control.reconcile.service import (
+    estimated_deployments,
+    is_admitted,
+    missing_models,
+    route_prefix,
+    waiting_for_models,
+)
 from park.control.store import Store
 from park.control.store.interface import EventType
 from park.core.clock import Clock
@@ -110,17 +117,22 @@ class Reconcilers:
         service = obj
         namespace = service.metadata.namespace or "default"
         admitted = is_admitted(service)
+        checkpoints = model_checkpoints(self._store, service)
+        missing = missing_models(service, checkpoints)
         ray: dict[str, Any] | None = None
-        if admitted:
+        if admitted and not missing:
             template = self._template(namespace, service.spec.cluster) or ParkClusterSpec()
             spec = ray_service_spec(
                 service,
                 cluster=template,
                 pods=self._settings.pod_defaults(),
                 ray_version=self._settings.ray_version,
+                checkpoints=checkpoints,
             )
             ray = self._ensure(service, "RayService", spec)
         phase, message = service_phase(admitted, (ray or {}).get("status"), estimate_written=True)
+        if missing:  # Pending asks the scheduler for nothing yet (the resync timer looks again)
+            phase, message = "Pending", waiting_for_models(missing)
         status = service_status(
             service.status,
             (ray or {}).get("status"),

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes.client.exceptions import ApiException
 
 from park.control.store.sqlite import SQLiteStore
 from park.core.clock import FakeClock
 from park.core.loading import load_documents
-from park.core.resources import Admission, AnyResource
+from park.core.resources import Admission, AnyResource, ServiceAdmission
 from park.operator.reconcilers import Reconcilers
 from park.operator.settings import OperatorSettings
 from park.substrates.kuberay_objects import PLURALS
@@ -171,3 +172,46 @@ def test_a_cluster_charged_to_a_queue_gets_its_raycluster_only_while_admitted(wo
     reconcilers.reconcile("ParkCluster", "ns", "gpus")
     assert ray.get("RayCluster", "ns", "gpus") is None
     assert store.get("ParkCluster", "ns", "gpus").status.phase == "Queued"
+
+
+CHAT = """
+apiVersion: park.dev/v1alpha1
+kind: ParkService
+metadata: {name: chat}
+spec:
+  applications:
+  - {name: llm, import_path: park.workloads.serve.app:build, args: {model: "job:charlm"}}
+"""
+TRAIN = """
+apiVersion: park.dev/v1alpha1
+kind: ParkJob
+metadata: {name: charlm}
+spec: {workload: {name: train}}
+"""
+
+
+def test_a_services_job_model_is_resolved_to_the_jobs_checkpoint_as_on_park_up(world: Any) -> None:
+    store, ray, reconcilers = world
+    create(store, TRAIN)
+    create(store, CHAT)
+    reconcilers.reconcile("ParkService", "ns", "chat")
+    waiting = store.get("ParkService", "ns", "chat")
+    assert waiting.status.phase == "Pending"
+    assert waiting.status.message == "waiting for ParkJob charlm to write a checkpoint to serve"
+
+    job = store.get("ParkJob", "ns", "charlm")
+    checkpoint = "s3://park/jobs/ns/charlm/checkpoints/step-40"
+    store.update_status(
+        job.model_copy(update={"status": job.status.model_copy(update={"checkpoint": checkpoint})})
+    )
+    reconcilers.reconcile("ParkService", "ns", "chat")
+    assert store.get("ParkService", "ns", "chat").status.phase == "Queued"
+
+    service = store.get("ParkService", "ns", "chat")
+    granted = ServiceAdmission(queue="default", admitted_at=service.metadata.creation_timestamp)
+    store.update_status(
+        service.model_copy(update={"status": service.status.model_copy(update={"admission": granted})})
+    )
+    reconcilers.reconcile("ParkService", "ns", "chat")
+    (app,) = yaml.safe_load(ray.get("RayService", "ns", "chat")["spec"]["serveConfigV2"])["applications"]
+    assert app["args"]["model"] == checkpoint
