@@ -18,7 +18,7 @@ from datetime import datetime
 from park.control.metrics import PENDING_WORKLOADS, QUEUE_USAGE
 from park.control.scheduler import QueueUsage, Resources, SchedulerReport
 from park.control.store import Store
-from park.core.errors import ConflictError, InvalidError, NotFoundError
+from park.core.errors import ConflictError, NotFoundError, ParkError
 from park.core.meta import Condition, set_condition
 from park.core.resources import AnyResource, ParkQueue, ParkQueueStatus
 
@@ -121,8 +121,11 @@ class QueueKeeper:
         metadata = queue.metadata.model_copy(update={"finalizers": finalizers})
         try:
             updated = self._store.update(queue.model_copy(update={"metadata": metadata}))
-        except (ConflictError, NotFoundError, InvalidError) as exc:
+        except (ConflictError, NotFoundError) as exc:  # changed or gone meanwhile: the next cycle sees it
             logger.info("ParkQueue %s: finalizers not changed this cycle (%s)", queue.metadata.name, exc)
+            return False
+        except ParkError as exc:  # e.g. the operator may not update ParkQueues (operator/rbac.yaml)
+            logger.warning("ParkQueue %s: cannot change its finalizers: %s", queue.metadata.name, exc)
             return False
         self._remember(updated)
         return True
