@@ -22,7 +22,7 @@ It sits beside the scheduler rather than inside it: the engine knows resource ve
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -165,23 +165,57 @@ def ray_resources(total: Resources) -> dict[str, float]:
     }
 
 
+class CostMemo:
+    """Costs by what they depend on (the object's and its template's uid and generation), kept from one
+    scheduling cycle to the next: on Kubernetes a job's cost builds its Ray cluster's shape, which a
+    cycle over thousands of unchanged jobs should not redo. What a cycle does not ask for is dropped."""
+
+    def __init__(self) -> None:
+        self._last: dict[Hashable, Cost] = {}
+        self._now: dict[Hashable, Cost] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], Cost]) -> Cost:
+        found = self._now.get(key) or self._last.get(key) or compute()
+        self._now[key] = found
+        return found
+
+    def next_cycle(self) -> None:
+        self._last, self._now = self._now, {}
+
+
 @dataclass(frozen=True)
 class Costing:
     """The costs of one scheduling snapshot: where Ray runs, and the ParkClusters that shape jobs and
-    services by name (`(namespace, name)` → spec)."""
+    services by name (`(namespace, name)` → cluster)."""
 
     layout: Layout = Layout.SHARED_HEAD
-    templates: Mapping[tuple[str | None, str], ParkClusterSpec] = field(default_factory=dict)
+    templates: Mapping[tuple[str | None, str], ParkCluster] = field(default_factory=dict)
+    memo: CostMemo | None = None
 
     @classmethod
-    def of(cls, layout: Layout, clusters: Iterable[ParkCluster]) -> Costing:
-        return cls(layout, {(c.metadata.namespace, c.metadata.name): c.spec for c in clusters})
+    def of(cls, layout: Layout, clusters: Iterable[ParkCluster], memo: CostMemo | None = None) -> Costing:
+        return cls(layout, {(c.metadata.namespace, c.metadata.name): c for c in clusters}, memo)
 
     def cost(self, obj: ParkJob | ParkService | ParkCluster) -> Cost:
         template = None
         if not isinstance(obj, ParkCluster):
             template = self.templates.get((obj.metadata.namespace, obj.spec.cluster))
-        return cost_of(obj, layout=self.layout, template=template)
+
+        def compute() -> Cost:
+            return cost_of(obj, layout=self.layout, template=template.spec if template is not None else None)
+
+        key = self._key(obj, template)
+        return compute() if key is None or self.memo is None else self.memo.get(key, compute)
+
+    def _key(self, obj: ParkJob | ParkService | ParkCluster, template: ParkCluster | None) -> Hashable | None:
+        """None when the cost depends on more than specs (a shared head's service: Serve's targets)."""
+        meta = obj.metadata
+        if not meta.uid or meta.generation is None:
+            return None
+        if isinstance(obj, ParkService) and self.layout is Layout.SHARED_HEAD:
+            return None
+        shape = (template.metadata.uid, template.metadata.generation) if template is not None else None
+        return (self.layout, obj.kind, meta.uid, meta.generation, shape)
 
 
 SHARED_HEAD = Costing()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
-from park.control.costs import SHARED_HEAD, Costing, Layout
+from park.control.costs import SHARED_HEAD, Costing, CostMemo, Layout
 from park.control.scheduler import (
     BorrowWithinCohort,
     CohortName,
@@ -272,6 +272,7 @@ def snapshot_of(
     *,
     clusters: Iterable[ParkCluster] = (),
     layout: Layout = Layout.SHARED_HEAD,
+    memo: CostMemo | None = None,
     refused: Callable[[AnyResource, str], None] = _raise,
 ) -> Snapshot:
     """The engine's view of these objects, each charged what it runs where Ray runs (`layout`); the
@@ -279,7 +280,7 @@ def snapshot_of(
     model rule caught) goes to `refused` and is left out, so it cannot stop the cycle for the others."""
     values = class_values(classes)
     clusters = list(clusters)
-    costing = Costing.of(layout, clusters)
+    costing = Costing.of(layout, clusters, memo)
     workloads: list[Workload] = []
     objects: list[ParkJob | ParkService | ParkCluster] = [*jobs, *services, *clusters]
     for obj in objects:

@@ -25,7 +25,7 @@ from park.control.controllers.informer import InformerCache, version
 from park.control.controllers.problems import ObjectProblems
 from park.control.controllers.queues import QueueKeeper, user_units
 from park.control.controllers.service_grants import ServiceGrants
-from park.control.costs import Layout
+from park.control.costs import CostMemo, Layout
 from park.control.metrics import ADMISSION_WAIT_SECONDS, PREEMPTIONS
 from park.control.scheduler import (
     Admit,
@@ -82,6 +82,7 @@ class SchedulerLoop:
         costs (`park.control.costs`): a shared head under `park up`, clusters of their own on KubeRay."""
         self._store = store
         self._layout = layout
+        self._costs = CostMemo()
         self._clock = clock
         self._config = config
         self._interval = interval
@@ -155,8 +156,9 @@ class SchedulerLoop:
 
         snapshot = snapshot_of(
             queues, jobs, classes, now.timestamp(), services,
-            clusters=clusters, layout=self._layout, refused=refuse,
+            clusters=clusters, layout=self._layout, memo=self._costs, refused=refuse,
         )  # fmt: skip
+        self._costs.next_cycle()
         self._wait = next_wait(snapshot, self._config, now.timestamp(), self._interval, self._idle_interval)
         engine = Scheduler.from_snapshot(snapshot, self._config)
         decisions = engine.cycle(now.timestamp(), explain_all=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from park.control.costs import Layout, cost_of, ray_resources
+from park.control.costs import Costing, CostMemo, Layout, cost_of, ray_resources
 from park.control.scheduler import Resources
 from park.core.meta import ObjectMeta
 from park.core.resources import (
@@ -157,3 +157,29 @@ def test_ray_resources_name_a_cost_as_ray_reports_a_clusters_resources() -> None
     total = Resources.of({"cpu": 10, "memory": "36Gi", "gpu": 2, "gpu/nvidia-a100": 2, "ray.io/tpu": 4})
 
     assert ray_resources(total) == {"CPU": 10.0, "memory": 36.0 * GIB, "GPU": 2.0, "ray.io/tpu": 4.0}
+
+
+# ---------------------------------------------------------------- from one cycle to the next
+
+
+def stored(obj: ParkJob | ParkCluster, generation: int) -> Any:
+    """As the store hands it out: with a uid and a generation (the spec's version)."""
+    meta = obj.metadata.model_copy(update={"uid": f"uid-{obj.metadata.name}", "generation": generation})
+    return obj.model_copy(update={"metadata": meta})
+
+
+def test_a_cycle_reuses_a_cost_until_the_object_or_its_cluster_changes() -> None:
+    memo = CostMemo()
+    cluster = stored(ParkCluster(metadata=ObjectMeta(name="default", namespace="ml"), spec=gpu_cluster()), 1)
+    first = Costing.of(OWN, [cluster], memo).cost(stored(job(), 1))
+    memo.next_cycle()
+
+    assert Costing.of(OWN, [cluster], memo).cost(stored(job(), 1)) is first
+    gang = GangResources(replicas=1, per_replica=ComputeResources(cpu="1"))
+    changed = stored(job(resources=gang), 2)  # a spec change is a new generation
+    assert Costing.of(OWN, [cluster], memo).cost(changed).total.get("gpu") == 0
+    wider = stored(cluster.model_copy(update={"spec": gpu_cluster(replicas=3)}), 2)
+    assert Costing.of(OWN, [wider], memo).cost(stored(job(), 1)).total.get("gpu") == 3
+    memo.next_cycle()
+    memo.next_cycle()  # two cycles without the job: forgotten
+    assert Costing.of(OWN, [cluster], memo).cost(stored(job(), 1)) is not first
