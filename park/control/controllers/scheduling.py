@@ -1,7 +1,9 @@
-"""The scheduler loop: one engine cycle whenever jobs, services, queues or priority classes change, and
-between changes when time alone could change a decision (`next_wait`).
+"""The scheduler loop: one engine cycle whenever jobs, services, clusters, queues or priority classes change,
+and between changes when time alone could change a decision (`next_wait`).
 
-It only writes admissions and queue status; starting and preempting are the job controller's business.
+It only writes admissions (of jobs, services and clusters that name a queue, each charged what it runs:
+`park.control.costs`) and queue status with the queue's in-use finalizer (`queues.QueueKeeper`); starting
+and preempting are the controllers' business.
 While running it reads from an informer cache (`InformerCache`) fed by the watch stream and by its own
 writes, so a cycle costs the engine's work and the writes it decides, not a list of every object.
 One object it cannot schedule (unreadable, refused by the engine, naming a priority class that does not
