@@ -434,7 +434,8 @@ class Bench:
             VERSION,
             "parkqueues",
             RUN_QUEUE,
-            {"spec": {"nominalQuota": {"cpu": n * 2}}},
+            # Each job's pods: a 1-CPU head, its 1-CPU worker and KubeRay's 100m submitter (2.1 CPUs).
+            {"spec": {"nominalQuota": {"cpu": n * 3}}},
             _content_type="application/merge-patch+json",
         )
 

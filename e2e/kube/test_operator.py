@@ -200,9 +200,22 @@ def test_samples_run_on_kuberay_and_readiness_flows_back(
         ), gpu
 
         wait_for("the sample job's RayJob to run", lambda: running(kubeconfig, namespace, "finetune"))
+        # The service serves `job:finetune`: as on park up it waits, asking for nothing, for a checkpoint
+        # (the job never trains on kwok nodes, so the test writes one as the job's report would).
+        waiting = wait_for(
+            "the sample service to wait for the job's checkpoint",
+            lambda: (s := status(kubeconfig, "parkservice/chat", namespace)).get("phase") == "Pending" and s,
+        )
+        assert waiting["message"] == "waiting for ParkJob finetune to write a checkpoint to serve", waiting
+        checkpoint = "s3://park/jobs/finetune/checkpoints/step-1"
+        kubectl(
+            kubeconfig, "patch", "parkjob", "finetune", "-n", namespace, "--subresource=status",
+            "--type=merge", "-p", json.dumps({"status": {"checkpoint": checkpoint}}),
+        )  # fmt: skip
         wait_for("the sample service's RayService", lambda: get(kubeconfig, "rayservice/chat", namespace))
         service = get(kubeconfig, "rayservice/chat", namespace)
         assert "name: " + f"{namespace}.chat.llm" in service["spec"]["serveConfigV2"]
+        assert f"model: {checkpoint}" in service["spec"]["serveConfigV2"]
         events = kubectl(kubeconfig, "get", "events", "-n", namespace).stdout
         assert "CreatedRayCluster" in events and "Submitted" in events, events
 

@@ -221,7 +221,8 @@ def test_a_preempted_job_checkpoints_to_s3_and_resumes_at_the_same_step(
         kubeconfig,
         "default",
         f"apiVersion: park.dev/v1alpha1\nkind: ParkQueue\nmetadata: {{name: {queue}}}\n"
-        "spec: {nominalQuota: {cpu: 1}, preemption: {withinQueue: LowerPriority}}\n",
+        # One job's pods (a 1-CPU head and KubeRay's 100m submitter) fit; two do not: the urgent one preempts.
+        "spec: {nominalQuota: {cpu: 1500m}, preemption: {withinQueue: LowerPriority}}\n",
     )
     try:
         apply(kubeconfig, namespace, counter_job("low", queue, 0, 60))

@@ -69,7 +69,9 @@ def _queue_row(queue: ParkQueue) -> list[str]:
     quota = queue.spec.nominal_quota
     nominal = {"cpu": quota.cpu_cores(), "gpu": float(quota.gpus())}
     usage = queue.status.usage
+    deleting = queue.metadata.deletion_timestamp is not None  # before the scheduler wrote Terminating
     return [
+        "Terminating" if deleting else queue.status.phase or "-",
         queue.spec.cohort or "-",
         _amounts({k: v for k, v in nominal.items() if v}),
         _amounts(usage.used),
@@ -102,7 +104,7 @@ COLUMNS: dict[str, tuple[list[str], Callable[[Any], list[str]]]] = {
     "ParkJob": (["QUEUE", "STATUS", "ATTEMPT", "MESSAGE"], _job_row),
     "ParkCluster": (["STATUS", "CPUS", "GPUS", "DASHBOARD"], _cluster_row),
     "ParkService": (["QUEUE", "STATUS", "REPLICAS", "ENDPOINTS"], _service_row),
-    "ParkQueue": (["COHORT", "NOMINAL", "USED", "BORROWED", "ADMITTED", "PENDING"], _queue_row),
+    "ParkQueue": (["STATUS", "COHORT", "NOMINAL", "USED", "BORROWED", "ADMITTED", "PENDING"], _queue_row),
     "ParkPriorityClass": (["VALUE", "DESCRIPTION"], _priority_class_row),
     "FederatedNode": (["STATUS", "CAPS", "LAST SEEN", "DONE", "REPUTATION", "CREDITS"], _node_row),
 }

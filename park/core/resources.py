@@ -150,6 +150,13 @@ class PodTemplate(ParkModel):
 
 class ParkClusterSpec(ParkModel):
     head: HeadSpec = Field(default_factory=HeadSpec)
+    queue: DnsLabel | None = Field(
+        None,
+        description=(
+            "The ParkQueue charged for this cluster's head and workers; it starts once admitted. "
+            "Without one the cluster is platform capacity, charged to no queue"
+        ),
+    )
     pods: PodTemplate = Field(default_factory=PodTemplate)
     worker_groups: list[WorkerGroupSpec] = Field(
         default_factory=list,
@@ -180,7 +187,7 @@ class ParkClusterSpec(ParkModel):
         )
 
 
-ClusterPhase = Literal["Pending", "Starting", "Ready", "Failed", "Terminating"]
+ClusterPhase = Literal["Pending", "Queued", "Starting", "Ready", "Failed", "Terminating"]
 
 
 class ParkClusterStatus(BaseStatus):
@@ -190,6 +197,8 @@ class ParkClusterStatus(BaseStatus):
     resources: dict[str, float] = Field(default_factory=dict)
     started_at: datetime | None = None
     restarts: int = 0
+    admission: Admission | None = None
+    """Written by the scheduler for a cluster that names a queue: it runs only once admitted."""
 
 
 # ---------------------------------------------------------------- ParkJob
@@ -305,7 +314,7 @@ class ParkJobStatus(BaseStatus):
 
 
 class Admission(ParkModel):
-    """Written by the scheduler: whether the job holds quota now, and why (not)."""
+    """Written by the scheduler: whether the job (or the cluster) holds quota now, and why (not)."""
 
     admitted: bool = False
     queue: str | None = None
@@ -495,7 +504,14 @@ class QueueUsageStatus(ParkModel):
     borrowed: dict[str, float] = Field(default_factory=dict)
 
 
+QueuePhase = Literal["Active", "Terminating"]
+
+
 class ParkQueueStatus(BaseStatus):
+    """Written by the scheduler. Terminating: deleted while work it admitted still runs; it admits nothing
+    new and goes away once that work is gone (the `park.dev/queue-in-use` finalizer)."""
+
+    phase: QueuePhase | None = None
     pending_jobs: int = 0
     admitted_jobs: int = 0
     usage: QueueUsageStatus = Field(default_factory=QueueUsageStatus)

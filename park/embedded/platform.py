@@ -16,6 +16,7 @@ from park.control.controllers.jobs import JobReconciler
 from park.control.controllers.runner import Controller
 from park.control.controllers.scheduling import SchedulerLoop
 from park.control.controllers.services import ServiceReconciler
+from park.control.costs import Layout
 from park.control.logs import JobLogs, LogArchive
 from park.control.packages import PackageStore
 from park.control.reconcile.cluster import cluster_key
@@ -162,7 +163,7 @@ class Platform:
             min_runtime_s=settings.scheduler_min_runtime_seconds,
             aging_interval_s=settings.scheduler_aging_seconds,
         )
-        scheduler = SchedulerLoop(store=store, clock=self._clock, config=policy)
+        scheduler = SchedulerLoop(store=store, clock=self._clock, config=policy, layout=Layout.SHARED_HEAD)
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(c.run()) for c in controllers]
             tasks.append(group.create_task(scheduler.run()))

@@ -50,6 +50,9 @@ AGE = PrinterColumn("Age", ".metadata.creationTimestamp", "date")
 COLUMNS: dict[str, tuple[PrinterColumn, ...]] = {
     "ParkCluster": (
         PrinterColumn("Status", ".status.phase"),
+        PrinterColumn("Queue", ".spec.queue"),
+        PrinterColumn("CPUs", ".status.resources.CPU", "number"),
+        PrinterColumn("GPUs", ".status.resources.GPU", "number"),
         PrinterColumn("Dashboard", ".status.dashboardUrl", priority=1),
         AGE,
     ),
@@ -69,6 +72,7 @@ COLUMNS: dict[str, tuple[PrinterColumn, ...]] = {
         AGE,
     ),
     "ParkQueue": (
+        PrinterColumn("Status", ".status.phase"),
         PrinterColumn("Cohort", ".spec.cohort"),
         PrinterColumn("Admitted", ".status.admittedJobs", "integer"),
         PrinterColumn("Pending", ".status.pendingJobs", "integer"),

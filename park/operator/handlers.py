@@ -21,6 +21,7 @@ from typing import Any
 
 import kopf
 
+from park.control.reconcile.service import JOB_MODEL_PREFIX
 from park.core.errors import InvalidError
 from park.core.meta import API_GROUP
 from park.operator.crds import VERSION
@@ -34,6 +35,9 @@ logger = logging.getLogger(__name__)
 OWNED = {"ParkCluster": "RayCluster", "ParkService": "RayService"}
 PARK_PLURALS = {"ParkCluster": "parkclusters", "ParkService": "parkservices"}
 RETRY_DELAYS_S = (0.5, 2.0, 8.0)
+MODEL_POLL_SECONDS = 5.0
+"""How often a ParkService waiting for a `job:<name>` model's checkpoint looks again (ParkJobs are not
+kopf's, so no event tells it; the timer runs only while the service waits)."""
 
 
 def build_registry(
@@ -47,7 +51,38 @@ def build_registry(
     for kind, child in OWNED.items():
         _register_owner(registry, reconcilers, kind, resync_seconds, retry_delays)
         _register_child(registry, reconcilers, kind, child, retry_delays)
+    _register_model_wait(registry, reconcilers)
     return registry
+
+
+def waits_for_a_model(*, spec: Mapping[str, Any], status: Mapping[str, Any], **_: Any) -> bool:
+    """Pending, with an application serving `job:<name>`: it waits for that job's checkpoint."""
+    if status.get("phase") != "Pending":
+        return False
+    for app in spec.get("applications") or []:
+        args = app.get("args") if isinstance(app, Mapping) else None
+        model = args.get("model") if isinstance(args, Mapping) else None
+        if isinstance(model, str) and model.startswith(JOB_MODEL_PREFIX):
+            return True
+    return False
+
+
+def _register_model_wait(registry: kopf.OperatorRegistry, reconcilers: Reconcilers) -> None:
+    def look_again(*, name: str, namespace: str | None, **_: Any) -> None:
+        try:
+            reconcilers.reconcile("ParkService", namespace or "default", name)
+        except InvalidError as exc:
+            logger.debug("not reconciling ParkService %s/%s: %s", namespace, name, exc)
+
+    kopf.timer(
+        API_GROUP,
+        VERSION,
+        PARK_PLURALS["ParkService"],
+        interval=MODEL_POLL_SECONDS,
+        when=waits_for_a_model,
+        registry=registry,
+        id="models-parkservices",
+    )(look_again)
 
 
 def _reconcile_retrying(

@@ -13,15 +13,21 @@ from park.core.resources import ParkClusterSpec, ParkService, PodTemplate
 from park.substrates.kuberay_specs import ray_cluster_spec
 
 
-def serve_config(service: ParkService) -> str:
-    """`serveConfigV2`: the service's Serve applications, named and routed as in embedded mode."""
-    return yaml.safe_dump({"applications": serve_applications(service)}, sort_keys=False)
+def serve_config(service: ParkService, checkpoints: dict[str, str] | None = None) -> str:
+    """`serveConfigV2`: the service's Serve applications, named and routed as in embedded mode, with
+    `job:<name>` models resolved to `checkpoints` (the jobs' `status.checkpoint`) as on `park up`."""
+    return yaml.safe_dump({"applications": serve_applications(service, checkpoints)}, sort_keys=False)
 
 
 def ray_service_spec(
-    service: ParkService, *, cluster: ParkClusterSpec, pods: PodTemplate, ray_version: str
+    service: ParkService,
+    *,
+    cluster: ParkClusterSpec,
+    pods: PodTemplate,
+    ray_version: str,
+    checkpoints: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     return {
-        "serveConfigV2": serve_config(service),
+        "serveConfigV2": serve_config(service, checkpoints),
         "rayClusterConfig": ray_cluster_spec(cluster, pods=pods, ray_version=ray_version),
     }

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from park.core.meta import Condition, set_condition
-from park.core.quantities import parse_quantity
 from park.core.resources import (
     ClusterPhase,
     JobPhase,
@@ -54,8 +53,13 @@ def cluster_status(
     namespace: str,
     generation: int | None,
     now: datetime,
+    resources: dict[str, float] | None = None,
 ) -> ParkClusterStatus:
-    """A RayCluster's `status` (None: not created yet) → the ParkCluster's status."""
+    """A RayCluster's `status` (None: not created yet) → the ParkCluster's status.
+
+    `resources` are what its pods hold, in Ray's names (`park get clusters` reads CPU and GPU from
+    them on both substrates); the caller computes them from the spec (`park.control.costs`).
+    """
     ray = ray or {}
     state = str(ray.get("state") or "")
     failure = _condition(ray, "ReplicaFailure") or _condition(ray, "RayClusterReplicaFailure")
@@ -87,19 +91,10 @@ def cluster_status(
                 f"http://{service}.{namespace}.svc:{endpoints.get('dashboard', 8265)}" if service else None
             ),
             "address": f"{service}.{namespace}.svc:{endpoints.get('gcs-server', 6379)}" if service else None,
-            "resources": _desired_resources(ray),
+            "resources": dict(resources or {}),
             "started_at": current.started_at or (now if phase == "Ready" else None),
         }
     )
-
-
-def _desired_resources(ray: dict[str, Any]) -> dict[str, float]:
-    found = {}
-    for key, name in (("desiredCPU", "cpu"), ("desiredMemory", "memory"), ("desiredGPU", "gpu")):
-        value = ray.get(key)
-        if value is not None and parse_quantity(str(value)):
-            found[name] = parse_quantity(str(value))
-    return found
 
 
 def service_phase(

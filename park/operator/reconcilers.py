@@ -13,7 +13,16 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from park.control.reconcile.service import estimated_deployments, is_admitted, route_prefix
+from park.control.controllers.services import model_checkpoints
+from park.control.costs import cluster_cost, ray_resources
+from park.control.reconcile.cluster import may_run, queued_status
+from park.control.reconcile.service import (
+    estimated_deployments,
+    is_admitted,
+    missing_models,
+    route_prefix,
+    waiting_for_models,
+)
 from park.control.store import Store
 from park.control.store.interface import EventType
 from park.core.clock import Clock
@@ -68,11 +77,15 @@ class Reconcilers:
 
     def _cluster(self, obj: AnyResource) -> None:
         assert isinstance(obj, ParkCluster)
+        now = self._clock.now()
+        if not may_run(obj):  # charged to a queue and not admitted: no pods, as on park up no head
+            self._remove(obj, "RayCluster")
+            self._write_status(obj, queued_status(obj, now))
+            return
         spec = ray_cluster_spec(
             obj.spec, pods=self._settings.pod_defaults(), ray_version=self._settings.ray_version
         )
         ray = self._ensure(obj, "RayCluster", spec)
-        now = self._clock.now()
         status = (
             cluster_status(
                 obj.status,
@@ -80,6 +93,7 @@ class Reconcilers:
                 namespace=obj.metadata.namespace or "default",
                 generation=obj.metadata.generation,
                 now=now,
+                resources=ray_resources(cluster_cost(obj.spec).total),
             )
             if ray is not None
             else obj.status.model_copy(
@@ -103,17 +117,22 @@ class Reconcilers:
         service = obj
         namespace = service.metadata.namespace or "default"
         admitted = is_admitted(service)
+        checkpoints = model_checkpoints(self._store, service)
+        missing = missing_models(service, checkpoints)
         ray: dict[str, Any] | None = None
-        if admitted:
+        if admitted and not missing:
             template = self._template(namespace, service.spec.cluster) or ParkClusterSpec()
             spec = ray_service_spec(
                 service,
                 cluster=template,
                 pods=self._settings.pod_defaults(),
                 ray_version=self._settings.ray_version,
+                checkpoints=checkpoints,
             )
             ray = self._ensure(service, "RayService", spec)
         phase, message = service_phase(admitted, (ray or {}).get("status"), estimate_written=True)
+        if missing:  # Pending asks the scheduler for nothing yet (the resync timer looks again)
+            phase, message = "Pending", waiting_for_models(missing)
         status = service_status(
             service.status,
             (ray or {}).get("status"),
@@ -152,6 +171,15 @@ class Reconcilers:
                 owner, "Normal", f"Updated{kind}", f"updated {kind} {owner.metadata.name} to the new spec"
             )
         return ray
+
+    def _remove(self, owner: AnyResource, kind: str) -> None:
+        namespace = owner.metadata.namespace or "default"
+        child = self._children.get(kind, namespace, owner.metadata.name)
+        if child is not None and _owned_by(child, owner):
+            self._children.delete(kind, namespace, owner.metadata.name)
+            self._event(
+                owner, "Normal", f"Deleted{kind}", f"deleted {kind} {owner.metadata.name}: not admitted"
+            )
 
     def _write_status(self, obj: AnyResource, status: Any) -> None:
         if status == obj.status:

@@ -25,6 +25,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from park.control.controllers.scheduling import SchedulerLoop
+from park.control.costs import Layout
 from park.control.scheduler import PolicyConfig
 from park.core.clock import SystemClock
 from park.core.meta import API_GROUP
@@ -95,7 +96,9 @@ async def _lead(store: KubernetesStore, api_client: k8s.ApiClient, settings: Ope
         group.create_task(
             _run_forever(
                 "the scheduler loop",
-                lambda: SchedulerLoop(store=store, clock=SystemClock(), config=policy).run(),
+                lambda: SchedulerLoop(
+                    store=store, clock=SystemClock(), config=policy, layout=Layout.OWN_CLUSTER
+                ).run(),
             )
         )
         group.create_task(

@@ -25,6 +25,8 @@ class ChildObjects(Protocol):
 
     def patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]: ...
 
+    def delete(self, kind: str, namespace: str, name: str) -> None: ...
+
 
 class KubeRayObjects:
     def __init__(self, api_client: k8s.ApiClient) -> None:

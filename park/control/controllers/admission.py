@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
+from park.control.costs import SHARED_HEAD, Costing, CostMemo, Layout
 from park.control.scheduler import (
     BorrowWithinCohort,
     CohortName,
@@ -34,6 +35,7 @@ from park.core.resources import (
     TERMINAL_JOB_PHASES,
     AnyResource,
     ComputeResources,
+    ParkCluster,
     ParkJob,
     ParkPriorityClass,
     ParkQueue,
@@ -41,21 +43,9 @@ from park.core.resources import (
 )
 
 SERVICE_REPLICA = "@"  # service workload ids: <namespace>/<name>@<application>/<deployment>#<index>
+WHOLE_SERVICE = "*"  # <namespace>/<name>@*#0: a service admitted whole (its own Ray cluster, on KubeRay)
+CLUSTER_PREFIX = "cluster:"  # cluster workload ids: cluster:<namespace>/<name> (':' is in no DNS label)
 HOLDING_PHASES = frozenset({"Submitting", "Starting", "Running", "Preempting"})
-
-
-def resources_of(spec: ComputeResources | None) -> Resources:
-    if spec is None:
-        return Resources.of()
-    amounts: dict[str, float | int | str] = {
-        "cpu": spec.cpu_cores(),
-        "memory": spec.memory_bytes(),
-        "gpu": spec.gpus(),
-    }
-    if spec.accelerator and spec.gpu:
-        amounts[f"gpu/{spec.accelerator}"] = spec.gpu
-    amounts.update(spec.custom)
-    return Resources.of({k: v for k, v in amounts.items() if v})
 
 
 def limits_of(spec: ComputeResources) -> Resources:
@@ -84,6 +74,7 @@ def queue_spec(queue: ParkQueue) -> QueueSpec:
         lending_limit=limits_of(spec.lending_limit) if spec.lending_limit else None,
         weight=spec.fair_share_weight,
         strategy=QueueingStrategy(spec.queueing_strategy),
+        terminating=queue.metadata.deletion_timestamp is not None,
         preemption=PreemptionPolicy(
             within_queue=WithinQueue(policy.within_queue),
             reclaim_within_cohort=ReclaimWithinCohort(policy.reclaim_within_cohort),
@@ -124,20 +115,17 @@ def priority_class_problem(obj: ParkJob | ParkService, classes: Mapping[str, int
     )
 
 
-def job_demand(job: ParkJob) -> tuple[Resources, int]:
-    """Per-replica resources and replica count; a job without `spec.resources` is its driver (≥ 1 CPU)."""
-    if job.spec.resources is not None:
-        return resources_of(job.spec.resources.per_replica), job.spec.resources.replicas
-    driver = job.spec.entrypoint_resources
-    return resources_of(ComputeResources(cpu=format(driver.cpu or 1.0, "g"), gpu=int(driver.gpu or 0))), 1
-
-
 def _epoch(when: datetime | None, default: float) -> float:
     return when.timestamp() if when is not None else default
 
 
-def workload_of(job: ParkJob, classes: Mapping[str, int], now: float) -> Workload | None:
-    """The job as the engine sees it, or None when it neither holds nor wants capacity."""
+def workload_of(
+    job: ParkJob, classes: Mapping[str, int], now: float, costing: Costing = SHARED_HEAD
+) -> Workload | None:
+    """The job as the engine sees it, or None when it neither holds nor wants capacity.
+
+    It is charged whole (`park.control.costs`): every Ray node its attempt runs, admitted all or nothing.
+    """
     if job.status.phase in TERMINAL_JOB_PHASES or job.metadata.deletion_timestamp is not None:
         return None
     admission = job.status.admission
@@ -145,7 +133,6 @@ def workload_of(job: ParkJob, classes: Mapping[str, int], now: float) -> Workloa
     running = job.status.phase in HOLDING_PHASES
     if (job.spec.suspend and not running) or priority_class_problem(job, classes):
         return None
-    per_pod, pods = job_demand(job)
     created = _epoch(job.metadata.creation_timestamp, now)
     checkpoint_at = job.status.report.get("updatedAt") if job.status.checkpoint else None
     # A job that lost its admission holds its capacity until its Ray job is really gone.
@@ -154,8 +141,7 @@ def workload_of(job: ParkJob, classes: Mapping[str, int], now: float) -> Workloa
     return Workload(
         id=workload_id(job),
         queue=QueueName(job.spec.queue),
-        per_pod=per_pod,
-        pods=pods,
+        per_pod=costing.cost(job).total,
         priority=job_priority(job, classes),
         created_at=created,
         admitted_at=_epoch(since, now) if holds else None,
@@ -189,8 +175,11 @@ def wants_capacity(service: ParkService) -> bool:
     return service.status.phase == "Queued" or admitted
 
 
-def service_workloads(service: ParkService, classes: Mapping[str, int], now: float) -> list[Workload]:
-    """One workload per replica Serve wants (or the spec asks for, before Serve reports).
+def service_workloads(
+    service: ParkService, classes: Mapping[str, int], now: float, costing: Costing = SHARED_HEAD
+) -> list[Workload]:
+    """On a shared head, one workload per replica Serve wants (or the spec asks for, before Serve reports);
+    on KubeRay one workload for the service's own Ray cluster, whose nodes its replicas run in.
 
     Replicas are interchangeable, so the first `admission.replicas[deployment]` of them are the admitted
     ones; replicas beyond Serve's current target are not listed, which returns their capacity. Service
@@ -203,27 +192,67 @@ def service_workloads(service: ParkService, classes: Mapping[str, int], now: flo
     since = admission.admitted_at if admission is not None and admission.admitted_at else None
     name = service.spec.priority_class_name
     priority = classes.get(name, service.spec.priority) if name else service.spec.priority
-    created = _epoch(service.metadata.creation_timestamp, now)
-    workloads = []
-    for deployment in service.status.deployments:
-        per_replica = Resources.of(dict(deployment.replica_resources))
-        for index in range(deployment.target_replicas):
-            admitted = index < granted.get(deployment.key, 0)
-            workloads.append(
-                Workload(
-                    id=replica_id(service, deployment.key, index),
-                    queue=QueueName(service.spec.queue),
-                    per_pod=per_replica,
-                    priority=priority,
-                    created_at=created,
-                    kind=WorkloadKind.SERVICE,
-                    group=service_id(service),
-                    admitted_at=_epoch(since, now) if admitted else None,
-                    preemptible=False,
-                    nominated=bool(admission and admission.nominated and not admitted),
-                )
-            )
-    return workloads
+    cost = costing.cost(service)
+
+    def one(key: str, index: int, per_pod: Resources, admitted: bool) -> Workload:
+        return Workload(
+            id=replica_id(service, key, index),
+            queue=QueueName(service.spec.queue),
+            per_pod=per_pod,
+            priority=priority,
+            created_at=_epoch(service.metadata.creation_timestamp, now),
+            kind=WorkloadKind.SERVICE,
+            group=service_id(service),
+            admitted_at=_epoch(since, now) if admitted else None,
+            preemptible=False,
+            nominated=bool(admission and admission.nominated and not admitted),
+        )
+
+    if costing.layout is Layout.OWN_CLUSTER:
+        return [one(WHOLE_SERVICE, 0, cost.total, since is not None)]
+    return [
+        one(part.name, index, part.each, index < granted.get(part.name, 0))
+        for part in cost.parts
+        for index in range(part.count)
+    ]
+
+
+def cluster_id(cluster: ParkCluster) -> WorkloadId:
+    return WorkloadId(f"{CLUSTER_PREFIX}{cluster.metadata.namespace}/{cluster.metadata.name}")
+
+
+def cluster_workload(cluster: ParkCluster, now: float, costing: Costing = SHARED_HEAD) -> Workload | None:
+    """A ParkCluster that names a queue: its head and workers, admitted whole and never preempted (a
+    long-lived cluster has no checkpoint to resume from). One without a queue is charged to no one."""
+    queue = cluster.spec.queue
+    if queue is None or cluster.metadata.deletion_timestamp is not None:
+        return None
+    admission = cluster.status.admission
+    admitted = admission is not None and admission.admitted
+    since = admission.admitted_at if admission is not None else None
+    return Workload(
+        id=cluster_id(cluster),
+        queue=QueueName(queue),
+        per_pod=costing.cost(cluster).total,
+        created_at=_epoch(cluster.metadata.creation_timestamp, now),
+        kind=WorkloadKind.CLUSTER,
+        admitted_at=_epoch(since, now) if admitted else None,
+        preemptible=False,
+        nominated=bool(admission and admission.nominated and not admitted),
+    )
+
+
+def _workloads(
+    obj: ParkJob | ParkService | ParkCluster, classes: Mapping[str, int], now: float, costing: Costing
+) -> list[Workload]:
+    if isinstance(obj, ParkService):
+        return service_workloads(obj, classes, now, costing)
+    found = (
+        workload_of(obj, classes, now, costing)
+        if isinstance(obj, ParkJob)
+        else cluster_workload(obj, now, costing)
+    )
+    return [found] if found is not None else []
 
 
 def class_values(classes: Iterable[ParkPriorityClass]) -> dict[str, int]:
@@ -241,25 +270,24 @@ def snapshot_of(
     now: float,
     services: Iterable[ParkService] = (),
     *,
+    clusters: Iterable[ParkCluster] = (),
+    layout: Layout = Layout.SHARED_HEAD,
+    memo: CostMemo | None = None,
     refused: Callable[[AnyResource, str], None] = _raise,
 ) -> Snapshot:
-    """The engine's view of these objects. An object the engine refuses (a value no model rule caught)
-    goes to `refused` and is left out, so it cannot stop the cycle for every other object."""
+    """The engine's view of these objects, each charged what it runs where Ray runs (`layout`); the
+    clusters also shape the jobs and services that name them. An object the engine refuses (a value no
+    model rule caught) goes to `refused` and is left out, so it cannot stop the cycle for the others."""
     values = class_values(classes)
+    clusters = list(clusters)
+    costing = Costing.of(layout, clusters, memo)
     workloads: list[Workload] = []
-    for job in jobs:
+    objects: list[ParkJob | ParkService | ParkCluster] = [*jobs, *services, *clusters]
+    for obj in objects:
         try:
-            workload = workload_of(job, values, now)
+            workloads += _workloads(obj, values, now, costing)
         except (ValueError, ParkError) as exc:
-            refused(job, str(exc))
-            continue
-        if workload is not None:
-            workloads.append(workload)
-    for service in services:
-        try:
-            workloads += service_workloads(service, values, now)
-        except (ValueError, ParkError) as exc:
-            refused(service, str(exc))
+            refused(obj, str(exc))
     specs = []
     for queue in queues:
         try:

@@ -1,7 +1,9 @@
-"""The scheduler loop: one engine cycle whenever jobs, services, queues or priority classes change, and
-between changes when time alone could change a decision (`next_wait`).
+"""The scheduler loop: one engine cycle whenever jobs, services, clusters, queues or priority classes change,
+and between changes when time alone could change a decision (`next_wait`).
 
-It only writes admissions and queue status; starting and preempting are the job controller's business.
+It only writes admissions (of jobs, services and clusters that name a queue, each charged what it runs:
+`park.control.costs`) and queue status with the queue's in-use finalizer (`queues.QueueKeeper`); starting
+and preempting are the controllers' business.
 While running it reads from an informer cache (`InformerCache`) fed by the watch stream and by its own
 writes, so a cycle costs the engine's work and the writes it decides, not a list of every object.
 One object it cannot schedule (unreadable, refused by the engine, naming a priority class that does not
@@ -14,19 +16,25 @@ import asyncio
 import contextlib
 import logging
 
-from park.control.controllers.admission import class_values, priority_class_problem, snapshot_of, workload_id
+from park.control.controllers.admission import (
+    class_values,
+    cluster_id,
+    priority_class_problem,
+    snapshot_of,
+    workload_id,
+)
 from park.control.controllers.informer import InformerCache, version
 from park.control.controllers.problems import ObjectProblems
+from park.control.controllers.queues import QueueKeeper, user_units
 from park.control.controllers.service_grants import ServiceGrants
-from park.control.metrics import ADMISSION_WAIT_SECONDS, PENDING_WORKLOADS, PREEMPTIONS, QUEUE_USAGE
+from park.control.costs import CostMemo, Layout
+from park.control.metrics import ADMISSION_WAIT_SECONDS, PREEMPTIONS
 from park.control.scheduler import (
     Admit,
     Decision,
     PolicyConfig,
     Preempt,
-    Resources,
     Scheduler,
-    SchedulerReport,
     Snapshot,
     Wait,
     WorkloadId,
@@ -40,6 +48,7 @@ from park.core.resources import (
     TERMINAL_JOB_PHASES,
     Admission,
     AnyResource,
+    ParkCluster,
     ParkJob,
     ParkPriorityClass,
     ParkQueue,
@@ -48,7 +57,9 @@ from park.core.resources import (
 )
 
 logger = logging.getLogger(__name__)
-WATCHED = frozenset({"ParkJob", "ParkQueue", "ParkPriorityClass", "ParkService"})
+WATCHED = frozenset({"ParkJob", "ParkQueue", "ParkPriorityClass", "ParkService", "ParkCluster"})
+Admissible = ParkJob | ParkCluster
+"""What the scheduler writes `status.admission` on: jobs and clusters (services get `ServiceGrants`)."""
 
 
 class SchedulerLoop:
@@ -62,14 +73,18 @@ class SchedulerLoop:
         idle_interval: float = 10.0,
         debounce: float = 0.1,
         cache: InformerCache | None = None,
+        layout: Layout = Layout.SHARED_HEAD,
     ) -> None:
         """Cycles follow changes; between changes only time can change a decision (`next_wait`), so the
         loop wakes when a minimum runtime runs out (at least `interval` apart) and otherwise every
         `idle_interval` (aging and starvation move slowly). `debounce`: after a change, wait this long for
         more before cycling, so a burst of changes costs one cycle. `cache`: read the watched kinds from it
         instead of listing them each cycle (`run` makes one, syncs it and keeps it current; a caller of
-        `cycle_once` keeps its own current)."""
+        `cycle_once` keeps its own current). `layout`: where Ray runs, which decides what each object
+        costs (`park.control.costs`): a shared head under `park up`, clusters of their own on KubeRay."""
         self._store = store
+        self._layout = layout
+        self._costs = CostMemo()
         self._clock = clock
         self._config = config
         self._interval = interval
@@ -134,49 +149,58 @@ class SchedulerLoop:
         services = self._problems.admissible(
             [s for s in listed["ParkService"] if isinstance(s, ParkService)], values
         )
+        clusters = [c for c in listed["ParkCluster"] if isinstance(c, ParkCluster)]
         left_out: set[ResourceKey] = set()
 
         def refuse(obj: AnyResource, problem: str) -> None:
             left_out.add(obj.key)
             self._problems.refused(obj, problem)
 
-        snapshot = snapshot_of(queues, jobs, classes, now.timestamp(), services, refused=refuse)
+        snapshot = snapshot_of(
+            queues, jobs, classes, now.timestamp(), services,
+            clusters=clusters, layout=self._layout, memo=self._costs, refused=refuse,
+        )  # fmt: skip
+        self._costs.next_cycle()
         self._wait = next_wait(snapshot, self._config, now.timestamp(), self._interval, self._idle_interval)
         engine = Scheduler.from_snapshot(snapshot, self._config)
         decisions = engine.cycle(now.timestamp(), explain_all=True)
-        by_id = {workload_id(job): job for job in jobs}
+        report = engine.report(now.timestamp())
+        keeper = QueueKeeper(self._store, queues, written=self._remember)
+        unprotected = keeper.protect(usage.name for usage in report.queues if usage.admitted)
+        by_id: dict[WorkloadId, Admissible] = {workload_id(job): job for job in jobs}
+        by_id.update({cluster_id(cluster): cluster for cluster in clusters})
         waiting = [s for s in services if s.key not in left_out and not priority_class_problem(s, values)]
-        grants = ServiceGrants(self._store, waiting, written=self._remember)
+        grants = ServiceGrants(
+            self._store, waiting, whole=self._layout is Layout.OWN_CLUSTER, written=self._remember
+        )
         for decision in decisions:
+            if isinstance(decision, Admit) and decision.queue in unprotected:
+                continue  # its queue may be gone: admitted next cycle, once the queue is protected
             if grants.take(decision):
                 continue
-            job = by_id.get(decision.victim if isinstance(decision, Preempt) else decision.workload)
-            if job is not None:
-                self._apply(job, decision, by_id)
+            obj = by_id.get(decision.victim if isinstance(decision, Preempt) else decision.workload)
+            if obj is not None:
+                self._apply(obj, decision, by_id)
         grants.write(now)
-        self._write_queue_status(queues, engine.report(now.timestamp()))
+        keeper.settle(report, now)
         return decisions
 
-    def _apply(self, job: ParkJob, decision: Decision, by_id: dict[WorkloadId, ParkJob]) -> None:
+    def _apply(self, obj: Admissible, decision: Decision, by_id: dict[WorkloadId, Admissible]) -> None:
         now = self._clock.now()
-        current = job.status.admission
+        current = obj.status.admission
         match decision:
             case Admit(reason=reason, queue=queue, charged=charged):
                 admission = Admission(
-                    admitted=True,
-                    queue=queue,
-                    admitted_at=now,
-                    message=reason,
-                    resources=dict(_user_units(charged)),
+                    admitted=True, queue=queue, admitted_at=now, message=reason, resources=user_units(charged)
                 )
-                waited = (now - (job.metadata.creation_timestamp or now)).total_seconds()
+                waited = (now - (obj.metadata.creation_timestamp or now)).total_seconds()
                 ADMISSION_WAIT_SECONDS.labels(queue=queue).observe(max(waited, 0.0))
-                self._write(job, admission, "Normal", "Admitted", reason)
+                self._write(obj, admission, "Normal", "Admitted", reason)
             case Preempt(reason=reason, by=by):
                 if current is not None and current.admitted:
-                    PREEMPTIONS.labels(queue=job.spec.queue).inc()
-                    lost = Admission(admitted=False, queue=job.spec.queue, message=reason)
-                    self._write(job, lost, "Warning", "Evicted", reason)
+                    PREEMPTIONS.labels(queue=obj.spec.queue or "").inc()
+                    lost = Admission(admitted=False, queue=obj.spec.queue, message=reason)
+                    self._write(obj, lost, "Warning", "Evicted", reason)
                 self._nominate(by_id.get(by))
             case Wait(reason=reason, position=position, queue=queue):
                 if current is not None and current.admitted:
@@ -186,82 +210,60 @@ class SchedulerLoop:
                     admitted=False, queue=queue, position=position, message=reason, nominated=nominated
                 )
                 if needs_write(current, admission):
-                    self._write(job, admission, None, "", "")
+                    self._write(obj, admission, None, "", "")
 
-    def _nominate(self, job: ParkJob | None) -> None:
+    def _nominate(self, obj: Admissible | None) -> None:
         """The preemptor goes first once its victims are gone (the engine's `nominated`)."""
-        if job is None:
+        if obj is None:
             return
-        current = job.status.admission or Admission(queue=job.spec.queue)
+        current = obj.status.admission or Admission(queue=obj.spec.queue)
         if not current.admitted and not current.nominated:
             note = "waiting for the workloads it preempted to stop"
-            self._write(job, current.model_copy(update={"nominated": True, "message": note}), None, "", "")
+            self._write(obj, current.model_copy(update={"nominated": True, "message": note}), None, "", "")
 
     def _write(
-        self, job: ParkJob, admission: Admission, event_type: EventType | None, reason: str, message: str
+        self, obj: Admissible, admission: Admission, event_type: EventType | None, reason: str, message: str
     ) -> None:
-        updated = self._write_admission(job, admission)
+        updated = self._write_admission(obj, admission)
         if updated is not None and event_type is not None:
             self._store.record_event(updated, type=event_type, reason=reason, message=message)
             logger.info("%s: %s: %s", updated.key, reason, message)
 
-    def _write_admission(self, job: ParkJob, admission: Admission) -> ParkJob | None:
-        """Write the decision; on a 409, again onto the newer job if that did not change the job itself
+    def _write_admission(self, obj: Admissible, admission: Admission) -> Admissible | None:
+        """Write the decision; on a 409, again onto the newer object if that did not change it itself
         (`_moved`): the job controller, the operator or kopf wrote other fields meanwhile.
 
         Without the retry a busy control plane turns many of a cycle's decisions into conflicts, each
-        costing another cycle. With the cache running, the newer job is the cache's (no extra read):
+        costing another cycle. With the cache running, the newer object is the cache's (no extra read):
         when the watch has not brought it yet, the write waits for the next cycle.
         """
         for _ in range(3):
             try:
                 updated = self._store.update_status(
-                    job.model_copy(update={"status": job.status.model_copy(update={"admission": admission})})
+                    obj.model_copy(update={"status": obj.status.model_copy(update={"admission": admission})})
                 )
             except NotFoundError:
                 return None
             except ConflictError:
-                fresh = self._newer(job)
-                if fresh is None or _moved(job, fresh):
+                fresh = self._newer(obj)
+                if fresh is None or _moved(obj, fresh):
                     return None
-                job = fresh
+                obj = fresh
                 continue
-            assert isinstance(updated, ParkJob)
+            assert isinstance(updated, ParkJob | ParkCluster)
             self._remember(updated)
             return updated
         return None
 
-    def _newer(self, job: ParkJob) -> ParkJob | None:
+    def _newer(self, obj: Admissible) -> Admissible | None:
         if self._cache is not None:
-            cached = self._cache.get(job.key)
-            return cached if isinstance(cached, ParkJob) and version(cached) > version(job) else None
+            cached = self._cache.get(obj.key)
+            return cached if isinstance(cached, type(obj)) and version(cached) > version(obj) else None
         try:
-            fresh = self._store.get("ParkJob", job.metadata.namespace, job.metadata.name)
+            fresh = self._store.get(obj.kind, obj.metadata.namespace, obj.metadata.name)
         except NotFoundError:
             return None
-        return fresh if isinstance(fresh, ParkJob) else None
-
-    def _write_queue_status(self, queues: list[ParkQueue], report: SchedulerReport) -> None:
-        for queue in queues:
-            try:
-                usage = report.queue(queue.metadata.name)
-            except KeyError:
-                continue
-            PENDING_WORKLOADS.labels(queue=queue.metadata.name).set(usage.pending)
-            for name, amount in _user_units(usage.used).items():
-                QUEUE_USAGE.labels(queue=queue.metadata.name, resource=name).set(amount)
-            status = queue.status.model_copy(
-                update={
-                    "pending_jobs": usage.pending,
-                    "admitted_jobs": usage.admitted,
-                    "usage": queue.status.usage.model_copy(
-                        update={"used": _user_units(usage.used), "borrowed": _user_units(usage.borrowed)}
-                    ),
-                }
-            )
-            if status != queue.status:
-                with contextlib.suppress(ConflictError, NotFoundError):
-                    self._remember(self._store.update_status(queue.model_copy(update={"status": status})))
+        return fresh if isinstance(fresh, type(obj)) else None
 
 
 def next_wait(
@@ -309,8 +311,8 @@ def needs_write(current: Admission | None, waiting: Admission) -> bool:
     return min(before, after) <= EXACT_PLACES or abs(after - before) * 10 >= before
 
 
-def _moved(seen: ParkJob, now: ParkJob) -> bool:
-    """Whether the job changed in a way the decision depended on: its spec, its admission, or it ended.
+def _moved(seen: Admissible, now: Admissible) -> bool:
+    """Whether the object changed in a way the decision depended on: its spec, its admission, or it ended.
 
     Other phase changes (Pending → Queued, Preempting → Preempted) are the job controller catching up
     with an earlier decision and do not change what this one should be.
@@ -321,7 +323,3 @@ def _moved(seen: ParkJob, now: ParkJob) -> bool:
         or now.metadata.generation != seen.metadata.generation
         or now.status.admission != seen.status.admission
     )
-
-
-def _user_units(resources: Resources) -> dict[str, float]:
-    return {name: resources.get(name) for name, _ in resources.items() if resources.raw(name)}

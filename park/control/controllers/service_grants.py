@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from park.control.controllers.admission import parse_replica_id, service_id, wants_capacity
+from park.control.controllers.admission import WHOLE_SERVICE, parse_replica_id, service_id, wants_capacity
 from park.control.scheduler import Admit, Decision, Preempt, Wait
 from park.control.store import Store
 from park.core.errors import ConflictError, NotFoundError
@@ -36,9 +36,13 @@ class ServiceGrants:
         store: Store,
         services: list[ParkService],
         *,
+        whole: bool = False,
         written: Callable[[AnyResource], None] = lambda _: None,
     ) -> None:
+        """A service admitted whole (`WHOLE_SERVICE`: its own Ray cluster, on KubeRay) is granted every
+        replica it asks for, now and after its targets change; others replica by replica."""
         self._store = store
+        self._whole = whole
         self._written = written  # told every service this writes (the scheduler's cache)
         self._services = {service_id(s): s for s in services if wants_capacity(s)}
         self._changes: dict[str, _Change] = {}
@@ -68,7 +72,7 @@ class ServiceGrants:
 
     def write(self, now: datetime) -> None:
         for key, service in self._services.items():
-            admission = self._next(service, self._changes.get(key, _Change()), now)
+            admission = self._next(service, self._changes.get(key, _Change()), now, whole=self._whole)
             if admission == service.status.admission:
                 continue
             first = admission.admitted_at is not None and (
@@ -95,11 +99,12 @@ class ServiceGrants:
         return self._changes.setdefault(key, _Change())
 
     @staticmethod
-    def _next(service: ParkService, change: _Change, now: datetime) -> ServiceAdmission:
+    def _next(service: ParkService, change: _Change, now: datetime, *, whole: bool) -> ServiceAdmission:
         current = service.status.admission or ServiceAdmission(queue=service.spec.queue)
         targets = {d.key: d.target_replicas for d in service.status.deployments}
+        whole = WHOLE_SERVICE in change.added or (whole and current.admitted_at is not None)
         replicas = {
-            key: min(current.replicas.get(key, 0) + change.added.get(key, 0), target)
+            key: target if whole else min(current.replicas.get(key, 0) + change.added.get(key, 0), target)
             for key, target in targets.items()
         }
         replicas = {key: count for key, count in replicas.items() if count}

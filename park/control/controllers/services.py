@@ -18,6 +18,7 @@ from park.control.reconcile.cluster import cluster_key
 from park.control.reconcile.service import (
     ServiceObservation,
     is_admitted,
+    missing_models,
     model_jobs,
     plan_service,
     serve_applications,
@@ -61,25 +62,13 @@ class ServiceReconciler:
 
     def _observe(self, service: ParkService) -> ServiceObservation:
         handle = self._substrate.get_cluster(cluster_key(service.metadata.namespace, service.spec.cluster))
-        checkpoints = self._checkpoints(service)
-        missing = tuple(sorted(model_jobs(service) - checkpoints.keys()))
+        checkpoints = model_checkpoints(self._store, service)
+        missing = missing_models(service, checkpoints)
         invalid = self._invalid(serve_applications(service, checkpoints))
         if handle is None:
             return ServiceObservation(cluster=None, invalid=invalid, missing_models=missing)
         apps = self._substrate.serve_applications(handle)
         return ServiceObservation(cluster=handle, apps=apps, invalid=invalid, missing_models=missing)
-
-    def _checkpoints(self, service: ParkService) -> dict[str, str]:
-        """The checkpoints of the jobs the service serves models from (`args.model: job:<name>`)."""
-        found = {}
-        for name in model_jobs(service):
-            try:
-                job = self._store.get("ParkJob", service.metadata.namespace, name)
-            except NotFoundError:
-                continue
-            if isinstance(job, ParkJob) and job.status.checkpoint:
-                found[name] = job.status.checkpoint
-        return found
 
     def _invalid(self, entries: list[dict[str, Any]]) -> str | None:
         try:
@@ -118,8 +107,8 @@ class ServiceReconciler:
                 continue
             if not is_admitted(other):
                 continue
-            checkpoints = self._checkpoints(other)
-            if model_jobs(other) - checkpoints.keys():
+            checkpoints = model_checkpoints(self._store, other)
+            if missing_models(other, checkpoints):
                 continue  # its model is not there yet: planned Pending
             entries = serve_applications(other, checkpoints)
             if self._invalid(entries) is None:  # an invalid one is Failed by its own reconcile
@@ -137,8 +126,22 @@ class ServiceReconciler:
         logger.warning("Serve rejected the applications of %s: %s", service.key, message)
 
 
+def model_checkpoints(store: Store, service: ParkService) -> dict[str, str]:
+    """The checkpoints of the jobs the service serves models from (`args.model: job:<name>`), read the
+    same way by `park up`'s controller and the operator, so `job:` resolves alike on both substrates."""
+    found = {}
+    for name in model_jobs(service):
+        try:
+            job = store.get("ParkJob", service.metadata.namespace, name)
+        except NotFoundError:
+            continue
+        if isinstance(job, ParkJob) and job.status.checkpoint:
+            found[name] = job.status.checkpoint
+    return found
+
+
 def _same_names(apps: list[dict[str, Any]], current: dict[str, ServeApplicationState]) -> bool:
     return {str(app["name"]) for app in apps} == set(current)
 
 
-__all__ = ["ServiceReconciler"]
+__all__ = ["ServiceReconciler", "model_checkpoints"]

@@ -2,6 +2,7 @@
 
 In embedded mode every worker group of the spec lands on the one local head, so the head
 advertises the cluster's total resources; on Kubernetes the operator maps groups to KubeRay.
+A cluster that names a queue runs only once the scheduler admitted it (`may_run`, on both substrates).
 """
 
 from __future__ import annotations
@@ -53,6 +54,36 @@ def _status(cluster: ParkCluster, now: datetime, *, ready: bool, **changes: obje
     return cluster.status.model_copy(update=update)
 
 
+def may_run(cluster: ParkCluster) -> bool:
+    """Platform capacity (no `spec.queue`) runs at once; a cluster charged to a queue once admitted.
+
+    Clusters are never preempted, so a charged cluster loses its admission only by being re-queued
+    (a queue added to a running cluster): like a suspended workload it stops until admitted again.
+    """
+    admission = cluster.status.admission
+    return cluster.spec.queue is None or (admission is not None and admission.admitted)
+
+
+def queued_status(cluster: ParkCluster, now: datetime) -> ParkClusterStatus:
+    """A charged cluster's status until admitted (both substrates): Queued, with the scheduler's reason."""
+    admission = cluster.status.admission
+    message = (
+        admission.message if admission is not None and admission.message else "waiting for the scheduler"
+    )
+    return _status(
+        cluster, now, ready=False, phase="Queued", message=message,
+        dashboard_url=None, address=None, resources={}, started_at=None,
+    )  # fmt: skip
+
+
+def _queued(
+    cluster: ParkCluster, observed: ClusterObservation, now: datetime, head: tuple[Action, ...]
+) -> Plan:
+    stop: tuple[Action, ...] = (StopCluster(),) if observed.handle is not None else ()
+    # The scheduler's admission is a change of the object: it reconciles again then, no requeue.
+    return Plan((*head, *stop, WriteStatus(queued_status(cluster, now))))
+
+
 def plan_cluster(
     cluster: ParkCluster, observed: ClusterObservation, now: datetime, *, check_every: float
 ) -> Plan:
@@ -62,6 +93,8 @@ def plan_cluster(
             actions += (RemoveFinalizer(),)
         return Plan(actions)
     head: tuple[Action, ...] = () if FINALIZER in cluster.metadata.finalizers else (AddFinalizer(),)
+    if not may_run(cluster):
+        return _queued(cluster, observed, now, head)
     desired = head_config(cluster)
     handle = observed.handle
     if handle is not None and handle.config == desired:

@@ -81,6 +81,15 @@ def serve_applications(
     return apps
 
 
+def missing_models(service: ParkService, checkpoints: dict[str, str]) -> tuple[str, ...]:
+    """`job:<name>` models whose job has no checkpoint yet: the service waits Pending, on both substrates."""
+    return tuple(sorted(model_jobs(service) - checkpoints.keys()))
+
+
+def waiting_for_models(missing: tuple[str, ...]) -> str:
+    return f"waiting for ParkJob {', '.join(missing)} to write a checkpoint to serve"
+
+
 def endpoints(service: ParkService, serve_url: str) -> list[str]:
     return [f"{serve_url}{route_prefix(service, app)}" for app in service.spec.applications]
 
@@ -156,8 +165,7 @@ def plan_service(service: ParkService, observed: ServiceObservation) -> Plan:
         failed += _status(service, phase="Failed", message=observed.invalid)
         return Plan(tuple(failed))  # a spec change (new generation) reconciles it again
     if observed.missing_models:
-        jobs = ", ".join(observed.missing_models)
-        message = f"waiting for ParkJob {jobs} to write a checkpoint to serve"
+        message = waiting_for_models(observed.missing_models)
         return Plan(_status(service, phase="Pending", message=message), requeue_after=OBSERVE_EVERY_S)
     if observed.cluster is None:
         message = f"waiting for ParkCluster {service.spec.cluster} to run"

@@ -117,11 +117,14 @@ class Scheduler:
 
     def _run_cohort(self, key: CohortKey, now: float, out: list[Decision]) -> None:
         state = self.state
+        for name in state.book.queues_in(key):
+            if state.specs[name].terminating:
+                self._close(name, now, out)
         done = self._serve_nominated(key, now, out)
         cursors = {
             name: Cursor(state.pending[name], now, self.config)
             for name in state.book.queues_in(key)
-            if len(state.pending[name])
+            if len(state.pending[name]) and not state.specs[name].terminating
         }
         keys: dict[QueueName, PickKey] = {}
         while cursors:
@@ -142,13 +145,25 @@ class Scheduler:
     def _serve_nominated(self, key: CohortKey, now: float, out: list[Decision]) -> dict[WorkloadId, _Outcome]:
         """Place the cohort's nominated workloads before anyone else; the walk then skips them."""
         state = self.state
-        nominated = [w for name in state.book.queues_in(key) for w in state.nominated[name].values()]
+        nominated = [
+            w
+            for name in state.book.queues_in(key)
+            if not state.specs[name].terminating
+            for w in state.nominated[name].values()
+        ]
         done = {}
         for w in sorted(nominated, key=lambda w: order_key(w, now, self.config)):
             done[w.id] = self._place(w, now, out)
             if done[w.id] is _Outcome.ADMITTED:
                 state.pending[w.queue].remove(w)
         return done
+
+    def _close(self, name: QueueName, now: float, out: list[Decision]) -> None:
+        """A queue being deleted: everything it has pending waits, told why (a rare, short-lived state)."""
+        note = reasons.terminating(name)
+        for position, w in enumerate(self.state.pending[name].ordered(now, self.config), start=1):
+            self._notes.notes[w.id] = note
+            out.append(Wait(w.id, reasons.in_line(note, position), position, name))
 
     @staticmethod
     def _invalidate(keys: dict[QueueName, PickKey], name: QueueName, outcome: _Outcome) -> None:

@@ -51,6 +51,7 @@ class BorrowWithinCohort(StrEnum):
 class WorkloadKind(StrEnum):
     JOB = "job"
     SERVICE = "service"
+    CLUSTER = "cluster"
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class QueueSpec:
     weight: float = 1.0
     strategy: QueueingStrategy = QueueingStrategy.BEST_EFFORT_FIFO
     preemption: PreemptionPolicy = field(default_factory=PreemptionPolicy)
+    terminating: bool = False
+    """Deleted while it still holds admitted work: that work keeps its quota, nothing new is admitted."""
 
     def __post_init__(self) -> None:
         if self.weight < 0:

@@ -51,6 +51,10 @@ def never(book: QuotaBook, w: Workload) -> str:
     )
 
 
+def terminating(queue: str) -> str:
+    return f"waiting: queue {queue} is being deleted and admits nothing new"
+
+
 def waiting_for_victims(count: int) -> str:
     return f"waiting for {count} preempted workload{'s' if count != 1 else ''} to release capacity"
 

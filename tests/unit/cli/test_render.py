@@ -10,7 +10,16 @@ from rich.console import Console
 
 from park.cli import render
 from park.core.meta import ObjectMeta
-from park.core.resources import ParkJob, ParkJobSpec, ParkService
+from park.core.resources import (
+    ComputeResources,
+    ParkCluster,
+    ParkJob,
+    ParkJobSpec,
+    ParkQueue,
+    ParkQueueSpec,
+    ParkService,
+    QueueUsageStatus,
+)
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -84,3 +93,41 @@ def test_a_piped_table_keeps_each_row_on_one_line() -> None:
     assert (
         url not in terminal.getvalue() and max(len(line) for line in terminal.getvalue().splitlines()) <= 60
     )
+
+
+def test_queue_table_shows_a_queue_deleted_while_in_use_as_terminating_with_what_it_still_uses() -> None:
+    queue = ParkQueue(
+        metadata=ObjectMeta(name="team", creation_timestamp=NOW, deletion_timestamp=NOW),
+        spec=ParkQueueSpec(nominal_quota=ComputeResources(cpu="8", gpu=2)),
+    )
+    usage = QueueUsageStatus(used={"cpu": 10.0, "gpu": 2.0, "memory": 2.0**30})
+    status = queue.status.model_copy(update={"phase": "Terminating", "admitted_jobs": 1, "usage": usage})
+    console = Console(width=120, record=True)
+    console.print(
+        render.table("ParkQueue", [queue.model_copy(update={"status": status})], show_namespace=False)
+    )
+    header, row = console.export_text().splitlines()[:2]
+    assert header.split() == [
+        "NAME",
+        "STATUS",
+        "COHORT",
+        "NOMINAL",
+        "USED",
+        "BORROWED",
+        "ADMITTED",
+        "PENDING",
+        "AGE",
+    ]
+    assert row.split()[:7] == ["team", "Terminating", "-", "cpu=8,gpu=2", "cpu=10,gpu=2", "-", "1"]
+
+
+def test_cluster_table_shows_the_cpus_and_gpus_its_ray_nodes_hold() -> None:
+    cluster = ParkCluster(metadata=ObjectMeta(name="gpus", namespace="ml", creation_timestamp=NOW))
+    status = cluster.status.model_copy(update={"phase": "Ready", "resources": {"CPU": 10.0, "GPU": 2.0}})
+    console = Console(width=120, record=True)
+    console.print(
+        render.table("ParkCluster", [cluster.model_copy(update={"status": status})], show_namespace=False)
+    )
+    header, row = console.export_text().splitlines()[:2]
+    assert header.split() == ["NAME", "STATUS", "CPUS", "GPUS", "DASHBOARD", "AGE"]
+    assert row.split()[:4] == ["gpus", "Ready", "10", "2"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from park.control.controllers.informer import InformerCache
-from park.control.controllers.scheduling import SchedulerLoop
+from park.control.controllers.scheduling import WATCHED, SchedulerLoop
 from park.control.scheduler import PolicyConfig
 from park.control.store.interface import ListResult, WatchEvent
 from park.control.store.sqlite import SQLiteStore
@@ -110,7 +110,7 @@ def test_the_running_loop_lists_once_and_follows_the_watch(store: CountingStore)
         with pytest.raises(asyncio.CancelledError):
             await task
         assert admitted() == [f"j{index:02d}" for index in range(10)]
-        assert store.lists == 4, "one list per watched kind when the loop starts, none per cycle"
+        assert store.lists == len(WATCHED), "one list per watched kind when the loop starts, none per cycle"
 
     asyncio.run(scenario())
 
@@ -123,7 +123,7 @@ def test_a_cycle_counts_its_own_admissions_before_the_watch_reports_them(store: 
         )
     )
     store.create(job("a"))
-    cache = InformerCache(store, frozenset({"ParkJob", "ParkQueue", "ParkPriorityClass", "ParkService"}))
+    cache = InformerCache(store, WATCHED)
     cache.sync()
     loop = SchedulerLoop(
         store=store, clock=FakeClock(), config=PolicyConfig(min_runtime_s=0, aging_interval_s=0), cache=cache
@@ -180,7 +180,7 @@ def test_the_loop_lists_again_after_410_gone_and_keeps_admitting(tmp_path: Path)
         with pytest.raises(asyncio.CancelledError):
             await task
         assert isinstance(late, ParkJob) and late.status.admission and late.status.admission.admitted
-        assert store.lists == 8, "listed at start, and again after the 410"
+        assert store.lists == 2 * len(WATCHED), "listed at start, and again after the 410"
 
     try:
         asyncio.run(scenario())

@@ -14,7 +14,14 @@ from park.control.reconcile.actions import (
 )
 from park.control.reconcile.cluster import ClusterObservation, head_config, plan_cluster
 from park.core.meta import ObjectMeta
-from park.core.resources import ComputeResources, HeadSpec, ParkCluster, ParkClusterSpec, WorkerGroupSpec
+from park.core.resources import (
+    Admission,
+    ComputeResources,
+    HeadSpec,
+    ParkCluster,
+    ParkClusterSpec,
+    WorkerGroupSpec,
+)
 from park.substrates.interface import ClusterHandle
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
@@ -91,3 +98,39 @@ def test_deletion_stops_the_head_then_releases_the_finalizer() -> None:
     )
     plan = plan_cluster(cluster, ClusterObservation(handle_for(cluster), {}), NOW, check_every=5)
     assert plan.actions == (StopCluster(), RemoveFinalizer())
+
+
+def charged(cluster: ParkCluster, admission: Admission | None) -> ParkCluster:
+    """The cluster charged to queue `team`, with what the scheduler wrote."""
+    spec = cluster.spec.model_copy(update={"queue": "team"})
+    status = cluster.status.model_copy(update={"admission": admission})
+    return cluster.model_copy(update={"spec": spec, "status": status})
+
+
+def test_a_cluster_charged_to_a_queue_waits_queued_until_admitted() -> None:
+    waiting = Admission(queue="team", message="waiting: needs 2 gpu, team has 1 free, 1st in line")
+    plan = plan_cluster(charged(make_cluster(), waiting), ClusterObservation(None, {}), NOW, check_every=5)
+
+    assert not [a for a in plan.actions if isinstance(a, EnsureCluster)]
+    (write,) = [a for a in plan.actions if isinstance(a, WriteStatus)]
+    assert (write.status.phase, write.status.message) == ("Queued", waiting.message)
+    assert plan.requeue_after is None  # the scheduler's admission is a change: it reconciles again
+
+
+def test_a_charged_cluster_without_admission_stops_a_head_it_runs() -> None:
+    """A queue added to a running cluster: like a suspended workload, it runs again once admitted."""
+    cluster = charged(make_cluster("Ready"), None)
+    plan = plan_cluster(cluster, ClusterObservation(handle_for(cluster), {"CPU": 2.0}), NOW, check_every=5)
+
+    assert StopCluster() in plan.actions
+    (write,) = [a for a in plan.actions if isinstance(a, WriteStatus)]
+    assert write.status.phase == "Queued" and write.status.message == "waiting for the scheduler"
+
+
+def test_an_admitted_cluster_starts_its_head() -> None:
+    admitted = Admission(admitted=True, queue="team", admitted_at=NOW)
+    plan = plan_cluster(charged(make_cluster(), admitted), ClusterObservation(None, {}), NOW, check_every=5)
+
+    assert [a for a in plan.actions if isinstance(a, EnsureCluster)] == [
+        EnsureCluster(head_config(make_cluster()))
+    ]

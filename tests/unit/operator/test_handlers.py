@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from park.cli.main import app
 from park.core.errors import InvalidError
-from park.operator.handlers import build_registry
+from park.operator.handlers import MODEL_POLL_SECONDS, build_registry
 
 
 class Recorder:
@@ -106,3 +106,17 @@ def test_an_object_park_cannot_read_is_refused_once_not_retried() -> None:
     assert recorder.calls == [("ParkCluster", "ns", "bad")] * 2
     with pytest.raises(kopf.PermanentError, match=r"head\.resources\.cpu"):
         handlers(registry, "_changing")["update-parkclusters"].fn(name="bad", namespace="ns")
+
+
+def test_a_service_waiting_for_a_jobs_checkpoint_is_looked_at_again_soon() -> None:
+    """ParkJobs are not kopf's, so no event says a checkpoint appeared: a short timer runs while it waits."""
+    recorder = Recorder()
+    timer = handlers(build_registry(recorder), "_spawning")["models-parkservices"]  # type: ignore[arg-type]
+    apps = {"applications": [{"import_path": "m:app", "args": {"model": "job:charlm"}}]}
+    assert timer.interval == MODEL_POLL_SECONDS < 300
+    assert timer.when is not None
+    assert timer.when(spec=apps, status={"phase": "Pending"})
+    assert not timer.when(spec=apps, status={"phase": "Running"})
+    assert not timer.when(spec={"applications": [{"import_path": "m:app"}]}, status={"phase": "Pending"})
+    timer.fn(name="chat", namespace="ns")
+    assert recorder.calls == [("ParkService", "ns", "chat")]

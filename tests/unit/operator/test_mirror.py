@@ -28,22 +28,22 @@ def test_a_ready_raycluster_makes_a_ready_parkcluster_with_its_addresses() -> No
         "state": "ready",
         "head": {"serviceName": "gpus-head-svc", "podIP": "10.0.0.5"},
         "endpoints": {"dashboard": "8265", "gcs-server": "6379"},
-        "desiredCPU": "18",
-        "desiredMemory": "72Gi",
-        "desiredGPU": "2",
         "conditions": [{"type": "HeadPodReady", "status": "True", "reason": "HeadPodRunningAndReady"}],
     }
-    status = mirrored(ray)
+    held = {"CPU": 18.0, "memory": 72.0 * 2**30, "GPU": 2.0}  # from its spec (park.control.costs)
+    status = cluster_status(ParkClusterStatus(), ray, namespace="ns", generation=3, now=NOW, resources=held)
     assert status.phase == "Ready" and status.observed_generation == 3
     assert status.dashboard_url == "http://gpus-head-svc.ns.svc:8265"
     assert status.address == "gpus-head-svc.ns.svc:6379"
-    assert status.resources == {"cpu": 18.0, "memory": 72 * 2**30, "gpu": 2.0}
+    assert status.resources == held
     assert status.started_at == NOW
     kinds = {c.type: c for c in status.conditions}
     assert kinds["HeadPodReady"].status == "True" and kinds["HeadPodReady"].reason == "HeadPodRunningAndReady"
     assert kinds["Ready"].status == "True"
     # Mirroring the same KubeRay status later moves no transition time and keeps the start.
-    again = cluster_status(status, ray, namespace="ns", generation=3, now=NOW + timedelta(minutes=5))
+    again = cluster_status(
+        status, ray, namespace="ns", generation=3, now=NOW + timedelta(minutes=5), resources=held
+    )
     assert again == status
 
 

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes.client.exceptions import ApiException
 
 from park.control.store.sqlite import SQLiteStore
 from park.core.clock import FakeClock
 from park.core.loading import load_documents
-from park.core.resources import AnyResource
+from park.core.resources import Admission, AnyResource, ServiceAdmission
 from park.operator.reconcilers import Reconcilers
 from park.operator.settings import OperatorSettings
 from park.substrates.kuberay_objects import PLURALS
@@ -69,6 +70,9 @@ class FakeKubeRay:
             {k: v for k, v in patch.get("metadata", {}).items() if k != "resourceVersion"},
         )
         return self._bump(current)
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        self.objects.pop((kind, namespace, name), None)
 
     def set_status(self, kind: str, name: str, status: dict[str, Any]) -> None:
         self.objects[(kind, "ns", name)]["status"] = status
@@ -131,3 +135,83 @@ def test_a_child_owned_by_someone_else_is_not_touched(world: Any) -> None:
     reconcilers.reconcile("ParkCluster", "ns", "gpus")
     assert ray.get("RayCluster", "ns", "gpus")["spec"] == {"x": 1}
     assert store.get("ParkCluster", "ns", "gpus").status.phase == "Pending"
+
+
+CHARGED = """
+apiVersion: park.dev/v1alpha1
+kind: ParkCluster
+metadata: {name: gpus}
+spec: {queue: team, workerGroups: [{name: g, replicas: 2, resources: {cpu: 2, gpu: 1}}]}
+"""
+
+
+def admit(store: SQLiteStore, kind: str, name: str, admitted: bool) -> None:
+    obj = store.get(kind, "ns", name)
+    admission = Admission(admitted=admitted, queue="team", message="waiting: needs 2 gpu, team has 1 free")
+    store.update_status(
+        obj.model_copy(update={"status": obj.status.model_copy(update={"admission": admission})})
+    )
+
+
+def test_a_cluster_charged_to_a_queue_gets_its_raycluster_only_while_admitted(world: Any) -> None:
+    store, ray, reconcilers = world
+    create(store, CHARGED)
+    admit(store, "ParkCluster", "gpus", admitted=False)
+    reconcilers.reconcile("ParkCluster", "ns", "gpus")
+    queued = store.get("ParkCluster", "ns", "gpus")
+    assert ray.get("RayCluster", "ns", "gpus") is None
+    assert (queued.status.phase, queued.status.message) == ("Queued", "waiting: needs 2 gpu, team has 1 free")
+
+    admit(store, "ParkCluster", "gpus", admitted=True)
+    reconcilers.reconcile("ParkCluster", "ns", "gpus")
+    assert ray.get("RayCluster", "ns", "gpus") is not None
+    # `park get clusters` reads Ray's names: the head's default CPU and both workers.
+    assert store.get("ParkCluster", "ns", "gpus").status.resources == {"CPU": 5.0, "GPU": 2.0}
+
+    admit(store, "ParkCluster", "gpus", admitted=False)  # re-queued: its pods go, as a suspended job's
+    reconcilers.reconcile("ParkCluster", "ns", "gpus")
+    assert ray.get("RayCluster", "ns", "gpus") is None
+    assert store.get("ParkCluster", "ns", "gpus").status.phase == "Queued"
+
+
+CHAT = """
+apiVersion: park.dev/v1alpha1
+kind: ParkService
+metadata: {name: chat}
+spec:
+  applications:
+  - {name: llm, import_path: park.workloads.serve.app:build, args: {model: "job:charlm"}}
+"""
+TRAIN = """
+apiVersion: park.dev/v1alpha1
+kind: ParkJob
+metadata: {name: charlm}
+spec: {workload: {name: train}}
+"""
+
+
+def test_a_services_job_model_is_resolved_to_the_jobs_checkpoint_as_on_park_up(world: Any) -> None:
+    store, ray, reconcilers = world
+    create(store, TRAIN)
+    create(store, CHAT)
+    reconcilers.reconcile("ParkService", "ns", "chat")
+    waiting = store.get("ParkService", "ns", "chat")
+    assert waiting.status.phase == "Pending"
+    assert waiting.status.message == "waiting for ParkJob charlm to write a checkpoint to serve"
+
+    job = store.get("ParkJob", "ns", "charlm")
+    checkpoint = "s3://park/jobs/ns/charlm/checkpoints/step-40"
+    store.update_status(
+        job.model_copy(update={"status": job.status.model_copy(update={"checkpoint": checkpoint})})
+    )
+    reconcilers.reconcile("ParkService", "ns", "chat")
+    assert store.get("ParkService", "ns", "chat").status.phase == "Queued"
+
+    service = store.get("ParkService", "ns", "chat")
+    granted = ServiceAdmission(queue="default", admitted_at=service.metadata.creation_timestamp)
+    store.update_status(
+        service.model_copy(update={"status": service.status.model_copy(update={"admission": granted})})
+    )
+    reconcilers.reconcile("ParkService", "ns", "chat")
+    (app,) = yaml.safe_load(ray.get("RayService", "ns", "chat")["spec"]["serveConfigV2"])["applications"]
+    assert app["args"]["model"] == checkpoint

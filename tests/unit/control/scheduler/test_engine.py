@@ -10,6 +10,7 @@ from park.control.scheduler import (
     PreemptionPolicy,
     PriorityClass,
     ReclaimWithinCohort,
+    Resources,
     Scheduler,
     Snapshot,
     Wait,
@@ -106,3 +107,18 @@ def test_the_pure_usage_report_reflects_one_cycle() -> None:
 def test_priority_classes_resolve_to_the_base_priority_workloads_carry() -> None:
     classes = [PriorityClass("serving", 1000), PriorityClass("batch", 10)]
     assert [resolve_priority(classes, n) for n in ("serving", "batch", "unknown", None)] == [1000, 10, 0, 0]
+
+
+def test_a_terminating_queue_admits_nothing_new_and_its_admitted_work_keeps_its_quota() -> None:
+    """Kueue's ClusterQueue being deleted: what it admitted runs on (and is counted); nothing new starts."""
+    closing = replace(queue("a", 4), terminating=True)
+    decisions = schedule(
+        Snapshot((closing,), (job("running", "a", 1, admitted=0), job("new", "a", 1, created=5))), 10, PLAIN
+    )
+
+    assert [type(d) for d in decisions] == [Wait]
+    (wait,) = decisions
+    assert isinstance(wait, Wait) and wait.workload == "new"
+    assert wait.reason == "waiting: queue a is being deleted and admits nothing new, 1st in line"
+    report = usage_report(Snapshot((closing,), (job("running", "a", 1, admitted=0),)), 10, PLAIN)
+    assert report.queue("a").used == Resources.of(gpu=1) and report.queue("a").admitted == 1
