@@ -132,6 +132,9 @@ def _plan_held(ctx: _Context, *, idle_phase: str, idle_message: str) -> Plan:
         )
         return Plan(actions, 0.5)
     if job.status.phase in ATTEMPT_PHASES:
+        ray = ctx.observed.ray_job
+        if ray is not None and ray.status == "SUCCEEDED":
+            return _plan_finished(ctx, ray)  # its work was done before the preemption reached it
         return _preempted(ctx)
     if job.status.phase == "Preempted" or (job.status.phase, job.status.message) == (
         idle_phase,

@@ -182,6 +182,15 @@ def test_a_preempted_job_records_the_checkpoint_its_workload_reported() -> None:
     assert of_type(plan.actions, ArchiveLogs)
 
 
+def test_a_job_that_finished_its_work_before_the_preemption_reached_it_succeeded() -> None:
+    sid = submission_id(make_job(), 1)
+    job = make_job(suspend=True, phase="Preempting", attempt=1, submission_id=sid)
+    report = {"step": 80, "checkpoint": "/ckpt/step-80", "done": True, "preempted": False}
+    observed = JobObservation(cluster=HANDLE, ray_job=JobInfo(sid, "SUCCEEDED"), report=report)
+    status = written(plan_job(job, observed, NOW).actions)
+    assert (status.phase, status.checkpoint) == ("Succeeded", "/ckpt/step-80")  # not resumed to do it again
+
+
 def test_a_preempted_job_resumes_from_its_checkpoint_when_unsuspended() -> None:
     job = make_job(phase="Preempted", attempt=1, submission_id="old", checkpoint="/ckpt/step-40")
     plan = plan_job(job, JobObservation(cluster=HANDLE, ray_job=None), NOW)
