@@ -98,7 +98,9 @@ def kubernetes(
         kubeconfig,
         "default",
         "apiVersion: park.dev/v1alpha1\nkind: ParkQueue\nmetadata: {name: default}\n"
-        "spec: {nominalQuota: {cpu: 2}}\n",
+        # Each job brings its own Ray cluster here (head, workers, submitter: about 1-3 CPUs of limits,
+        # overcommitted on the real node); the quota admits a training gang and not another job beside it.
+        "spec: {nominalQuota: {cpu: 4}, preemption: {withinQueue: LowerPriority}}\n",
     )
     directory = tmp_path_factory.mktemp("api")
     port = API_PORT

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 import yaml
@@ -28,10 +29,10 @@ from tests.integration.conftest import wait_for
 from .conftest import REPO
 from .platforms import OnKubernetes, Platform, kubernetes, operator, park_up, platform, reachable
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 __all__ = ["kubernetes", "operator", "park_up", "platform"]  # fixtures
 EXAMPLES = REPO / "examples"
-TRAIN_STEPS = 60
+TRAIN_STEPS = 240
 
 
 def example(path: str, **changes: Any) -> dict[str, Any]:
@@ -92,14 +93,48 @@ def test_the_data_pipeline_curates_a_generated_dataset(platform: Platform, tmp_p
     assert platform.cli("delete", "job", "curate").returncode == 0
 
 
-def test_training_finishes_and_eval_gates_its_checkpoint(platform: Platform) -> None:
-    apply(platform, example("workloads/train.yaml", steps=TRAIN_STEPS, checkpoint_every_steps=20))
-    trained = finished(platform, "charlm", timeout=600)
-    assert trained.status.phase == "Succeeded", trained.status.message
-    assert int(trained.status.report["step"]) == TRAIN_STEPS
-    checkpoint = str(trained.status.checkpoint)
-    assert artifacts.exists(artifacts.join(checkpoint, "charlm.json"))
+URGENT = """
+apiVersion: park.dev/v1alpha1
+kind: ParkJob
+metadata: {name: urgent}
+spec:
+  priority: 100
+  entrypoint: python -c "print('urgent work done')"
+"""
 
+
+def test_training_yields_to_a_higher_priority_job_and_resumes_from_its_checkpoint(platform: Platform) -> None:
+    apply(platform, example("workloads/train.yaml", steps=TRAIN_STEPS, checkpoint_every_steps=20))
+
+    def trained_a_while() -> bool:
+        job = platform.get("ParkJob", "default", "charlm")
+        return job.status.phase == "Running" and int(job.status.report.get("step") or 0) >= 20
+
+    wait_for(trained_a_while, timeout=480, what="training to pass step 20")
+    applied = platform.cli("apply", "-f", "-", stdin=URGENT)  # with training, more than the queue holds
+    assert applied.returncode == 0, applied.stderr
+    preempted = platform.wait_phase("ParkJob", "default", "charlm", {"Preempted", "Failed"}, timeout=180)
+    assert isinstance(preempted, ParkJob)
+    assert preempted.status.phase == "Preempted", preempted.status.message
+    checkpoint = str(preempted.status.checkpoint)
+    assert artifacts.exists(artifacts.join(checkpoint, "charlm.json")), checkpoint
+    stopped_at = int(preempted.status.report["step"])
+    assert 20 <= stopped_at < TRAIN_STEPS
+    urgent = finished(platform, "urgent")
+    assert urgent.status.phase == "Succeeded", urgent.status.message
+
+    done = finished(platform, "charlm", timeout=600)
+    assert (done.status.phase, done.status.attempt) == ("Succeeded", 2), done.status.message
+    assert int(done.status.report["step"]) == TRAIN_STEPS
+    assert f"at step {stopped_at}" in platform.cli("logs", "job", "charlm").stdout  # resumed, not restarted
+    assert artifacts.exists(artifacts.join(str(done.status.checkpoint), "charlm.json"))
+    assert platform.cli("delete", "job", "urgent").returncode == 0
+
+
+def test_eval_gates_the_trained_checkpoint(platform: Platform) -> None:
+    trained = platform.get("ParkJob", "default", "charlm")
+    checkpoint = trained.status.checkpoint
+    assert isinstance(trained, ParkJob) and checkpoint, "runs after the training test"
     lenient = example("workloads/eval.yaml", checkpoint=checkpoint, baseline={"loss": 100.0})
     strict = example("workloads/eval.yaml", checkpoint=checkpoint, baseline={"loss": 0.01})
     strict["metadata"]["name"] = "charlm-eval-strict"
@@ -123,9 +158,16 @@ def test_the_chat_service_serves_the_trained_model_to_openai_clients(platform: P
     assert isinstance(running, ParkService)
     assert running.status.phase == "Running", running.status.message
     (endpoint,) = running.status.endpoints
-    client = openai.OpenAI(
-        base_url=f"{reachable(platform, endpoint)}/v1", api_key="unused", max_retries=0, timeout=120
-    )
+    base_url = f"{reachable(platform, endpoint)}/v1"
+
+    def answers() -> bool:  # on Kubernetes the Service's route lands a moment after Serve reports healthy
+        try:
+            return httpx.get(f"{base_url}/models", timeout=10).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(answers, timeout=60, what=f"{base_url} to answer")
+    client = openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=120)
     request: dict[str, Any] = {"model": "charlm", "prompt": "def ", "max_tokens": 8, "temperature": 0}
     completion = client.completions.create(**request)
     assert len(completion.choices[0].text) == 8
