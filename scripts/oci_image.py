@@ -1,6 +1,6 @@
 """Write an OCI image archive from plain tar layers, for `ctr images import` (no registry, no Docker).
 
-    python3 oci_image.py --name park.local/pause:3.10 --out pause.oci.tar \
+    python3 scripts/oci_image.py --name park.local/pause:3.10 --out pause.oci.tar \
         --layer rootfs.tar [--layer more.tar] [--env K=V] [--entrypoint /pause] [--cmd ...]
 
 Layers are uncompressed tars applied in order (the first is usually a root filesystem from mmdebstrap).
@@ -74,6 +74,7 @@ def build(args: argparse.Namespace) -> None:
                 **({"Entrypoint": args.entrypoint} if args.entrypoint else {}),
                 **({"Cmd": args.cmd} if args.cmd else {}),
                 "WorkingDir": args.workdir,
+                **({"User": args.user} if args.user else {}),
             },
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
         }
@@ -132,6 +133,7 @@ def main() -> None:
     parser.add_argument("--entrypoint", nargs="*", default=None)
     parser.add_argument("--cmd", nargs="*", default=None)
     parser.add_argument("--workdir", default="/")
+    parser.add_argument("--user", default=None, help="UID[:GID] the container runs as")
     build(parser.parse_args())
 
 

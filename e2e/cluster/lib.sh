@@ -33,6 +33,8 @@ MINIO_PORT=$((PORT_BASE + 90))           # 16490 MinIO, S3 (on the real node's b
 # The real node's bridge network (node.sh): the node is .1, pods get .10-.250.
 NODE_NET="${PARK_E2E_NODE_NET:-10.245.0}"
 NODE_IP="$NODE_NET.1"
+CTR_RUN="/run/park-e2e-${PORT_BASE}" # the real node's containerd: its socket and state
+CTR_SOCK="$CTR_RUN/containerd.sock"
 
 # Start order (`down` stops the apiserver clients, then the apiserver, then etcd).
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kuberay-operator)

@@ -7,10 +7,9 @@
 REAL_NODE="${PARK_E2E_REAL_NODE:-park-node-0}"
 BRIDGE="${PARK_E2E_BRIDGE:-park0}"
 CTR_ROOT="$STATE/containerd"
-CTR_RUN="/run/park-e2e-${PORT_BASE}"
-CTR_SOCK="$CTR_RUN/containerd.sock"
 KUBELET_DIR="$STATE/kubelet"
 IMAGES="$CACHE/images"
+OCI_IMAGE="$E2E_HERE/../../scripts/oci_image.py" # OCI archives from tar layers (the Park image uses it too)
 PAUSE_IMAGE="park.local/pause:3.10"
 RUNTIME_IMAGE="park.local/park-runtime:dev"
 # What the runtime image adds to Debian's minimal base: the shared libraries CPython and its wheels link
@@ -95,8 +94,8 @@ EOF
 # image_stamp NAME -> what an image was built from; it is rebuilt (and re-imported) when this changes.
 image_stamp() {
   case $1 in
-    pause) sha256sum "$BIN/pause" "$E2E_HERE/oci_image.py" | sha256sum | cut -d' ' -f1 ;;
-    runtime) printf '%s\n' "$RUNTIME_PACKAGES" "$(sha256sum "$E2E_HERE/oci_image.py" "$E2E_HERE/node.sh")" |
+    pause) sha256sum "$BIN/pause" "$OCI_IMAGE" | sha256sum | cut -d' ' -f1 ;;
+    runtime) printf '%s\n' "$RUNTIME_PACKAGES" "$(sha256sum "$OCI_IMAGE" "$E2E_HERE/node.sh")" |
       sha256sum | cut -d' ' -f1 ;;
   esac
 }
@@ -104,7 +103,7 @@ image_stamp() {
 realnode_images() {
   mkdir -p "$IMAGES"
   if [[ "$(cat "$IMAGES/pause.stamp" 2>/dev/null)" != "$(image_stamp pause)" ]]; then
-    python3 "$E2E_HERE/oci_image.py" --name "$PAUSE_IMAGE" --out "$IMAGES/pause.oci.tar" \
+    python3 "$OCI_IMAGE" --name "$PAUSE_IMAGE" --out "$IMAGES/pause.oci.tar" \
       --file "$BIN/pause:/pause:0755" --entrypoint /pause
     image_stamp pause >"$IMAGES/pause.stamp"
   fi
@@ -113,7 +112,7 @@ realnode_images() {
     mmdebstrap --quiet --variant=minbase --include="$RUNTIME_PACKAGES" --format=tar \
       bookworm "$IMAGES/runtime-rootfs.tar" >"$LOGS/mmdebstrap.log" 2>&1 ||
       { tail -20 "$LOGS/mmdebstrap.log" >&2; die "mmdebstrap failed (log: $LOGS/mmdebstrap.log)"; }
-    python3 "$E2E_HERE/oci_image.py" --name "$RUNTIME_IMAGE" --out "$IMAGES/runtime.oci.tar" \
+    python3 "$OCI_IMAGE" --name "$RUNTIME_IMAGE" --out "$IMAGES/runtime.oci.tar" \
       --layer "$IMAGES/runtime-rootfs.tar" --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       --cmd /bin/bash
     rm -f "$IMAGES/runtime-rootfs.tar"
