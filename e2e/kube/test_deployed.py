@@ -138,10 +138,6 @@ class Deployed:
 def deployed(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     build_and_load_image()
     directory = overlay(tmp_path_factory.mktemp("overlay", numbered=True), kubeconfig)
-    # As operator/README.md says: the definitions first (kopf's peering CRDs beside Park's), then the rest.
-    kubectl(kubeconfig, "apply", "--server-side", "-f", str(REPO / "manifests" / "kopf"))
-    peering = "crd/clusterkopfpeerings.kopf.dev"
-    kubectl(kubeconfig, "wait", "--for=condition=Established", peering, "--timeout=60s")
     kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-k", str(directory))
     try:
         for name in ("park-operator", "park-gateway"):

@@ -1,5 +1,5 @@
-"""Two operator replicas, as the Deployment runs them: kopf peering lets one reconcile while the other
-stands by, the Lease lets one schedule; SIGKILL the active one and the standby takes over both."""
+"""Two operator replicas, as the Deployment runs them: the Lease holder schedules and reconciles while the
+other stands by; SIGKILL the holder and the standby takes over."""
 
 from __future__ import annotations
 
@@ -26,12 +26,11 @@ from .test_operator import (
 )
 
 pytestmark = pytest.mark.e2e
-PEERING = "park-e2e"
 LEASE = "park-scheduler-e2e"
 
 
 class Replica(Operator):
-    """An operator process in the `park-e2e` peering, with a short peer lifetime and Lease."""
+    """An operator process with a short Lease."""
 
     def start(self) -> None:
         env = {
@@ -40,12 +39,11 @@ class Replica(Operator):
             "PARK_OPERATOR_LEASE_SECONDS": "3",
             "PARK_OPERATOR_LEASE_NAMESPACE": OPERATOR_NAMESPACE,
             "PARK_OPERATOR_LEASE_NAME": LEASE,
-            "PARK_OPERATOR_PEERING_LIFETIME_SECONDS": "6",
         }
         argv = [sys.executable, "-m", "park", "operator", "run", "--kubeconfig", str(self._kubeconfig)]
         with self._log.open("ab") as out:
             self.process = subprocess.Popen(
-                [*argv, "--peering", PEERING],
+                argv,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -56,9 +54,6 @@ class Replica(Operator):
 @pytest.fixture(scope="module")
 def replicas(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Replica]]:
     directory = tmp_path_factory.mktemp("replicas")
-    kubectl(kubeconfig, "apply", "--server-side", "-f", str(REPO / "manifests" / "kopf"))
-    peering = f"apiVersion: kopf.dev/v1\nkind: ClusterKopfPeering\nmetadata: {{name: {PEERING}}}\n"
-    kubectl(kubeconfig, "apply", "-f", "-", stdin=peering)
     identity = service_account_kubeconfig(kubeconfig, directory)
     running = [Replica(identity, directory / f"replica-{i}.log") for i in range(2)]
     for replica in running:

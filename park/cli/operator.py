@@ -25,22 +25,15 @@ def run(
     kubeconfig: Annotated[
         Path | None, typer.Option(help="kubeconfig file [default: in-cluster, then $KUBECONFIG]")
     ] = None,
-    namespace: Annotated[
-        str | None, typer.Option(help="Watch only this namespace [default: all namespaces]")
-    ] = None,
-    peering: Annotated[
-        str | None,
-        typer.Option(help="kopf peering name for several replicas (needs the KopfPeering CRDs)"),
-    ] = None,
 ) -> None:
-    """Reconcile ParkClusters, ParkJobs and ParkServices onto KubeRay; schedule on the Lease holder."""
-    from park.operator.runner import run_operator  # noqa: PLC0415 (kopf loads only for this command)
+    """Schedule and reconcile ParkJobs, ParkClusters and ParkServices onto KubeRay, in every namespace.
+    Several replicas may run: the one holding the Lease (PARK_OPERATOR_LEASE_*) works, the others wait."""
+    from park.operator.runner import run_operator  # noqa: PLC0415 (the Kubernetes client loads only here)
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
-    logging.getLogger("kopf").setLevel(logging.WARNING)  # one line per handler run drowns Park's own
-    asyncio.run(run_operator(kubeconfig=kubeconfig, namespace=namespace, peering=peering))
+    asyncio.run(run_operator(kubeconfig=kubeconfig))
 
 
 @dataclass(frozen=True)

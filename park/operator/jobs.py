@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kubernetes import client as k8s
 
+from park.control.controllers.informer import SharedInformer
 from park.control.controllers.jobs import JobReconciler
 from park.control.controllers.runner import Controller
 from park.control.logs import JobLogs, LogArchive
@@ -16,22 +17,43 @@ from park.control.store import Store
 from park.core.clock import SystemClock
 from park.operator.settings import OperatorSettings
 from park.substrates.kuberay_jobs import KubeRayJobs
+from park.substrates.kuberay_objects import KubeRayObjects
 
 
-def kuberay_jobs(api_client: k8s.ApiClient, settings: OperatorSettings) -> KubeRayJobs:
-    return KubeRayJobs(api_client=api_client, pods=settings.pod_defaults(), ray_version=settings.ray_version)
+def kuberay_jobs(
+    api_client: k8s.ApiClient, settings: OperatorSettings, objects: KubeRayObjects | None = None
+) -> KubeRayJobs:
+    return KubeRayJobs(
+        api_client=api_client, pods=settings.pod_defaults(), ray_version=settings.ray_version, objects=objects
+    )
 
 
-def job_controller(store: Store, api_client: k8s.ApiClient, settings: OperatorSettings) -> Controller:
+def job_controller(
+    store: Store,
+    api_client: k8s.ApiClient,
+    settings: OperatorSettings,
+    *,
+    objects: KubeRayObjects | None = None,
+    informer: SharedInformer | None = None,
+) -> Controller:
+    """`objects`: RayJobs read from a watch cache whose changes wake the controller, so a running job is
+    polled only every `PARK_OPERATOR_JOB_POLL_SECONDS` (for its report); `informer`: shared watch."""
     reconciler = JobReconciler(
         store=store,
-        substrate=kuberay_jobs(api_client, settings),
+        substrate=kuberay_jobs(api_client, settings, objects),
         archive=LogArchive(settings.logs_root()),
         clock=SystemClock(),
         jobs_root=settings.jobs_root,
         finalizer=False,  # the RayJob is owned by the ParkJob: the garbage collector stops it
+        least_poll_seconds=settings.job_poll_seconds if objects is not None else 0.0,
     )
-    return Controller(store=store, reconciler=reconciler, resync_seconds=settings.resync_seconds, workers=4)
+    return Controller(
+        store=store,
+        reconciler=reconciler,
+        resync_seconds=settings.resync_seconds,
+        workers=4,
+        informer=informer,
+    )
 
 
 def kubernetes_job_logs(*, store: Store, api_client: k8s.ApiClient, settings: OperatorSettings) -> JobLogs:

@@ -3,7 +3,8 @@
 Two schedulers would each admit against a quota the other already filled, so the loop runs only while
 this replica holds the Lease. The Lease is taken with the API server's optimistic concurrency (a stale
 resourceVersion loses with 409), renewed every third of its duration, and the loop is cancelled as soon
-as a renewal fails, before another replica can take over.
+as a renewal fails, before another replica can take over. The holder renews with one PUT of the Lease it
+last wrote (no GET first); a standby reads the Lease to see whether its holder went quiet.
 """
 
 from __future__ import annotations
@@ -39,9 +40,13 @@ class LeaseElector:
         self._name = name
         self.identity = identity
         self._duration = duration_s
+        self._held: k8s.V1Lease | None = None  # the Lease as this replica last wrote it
 
     def try_acquire(self) -> bool:
         """One attempt to take or renew the Lease; False when another replica holds it or won a race."""
+        if self._held is not None and self._renew(self._held):
+            return True
+        self._held = None
         now = datetime.now(UTC)
         spec = k8s.V1LeaseSpec(
             holder_identity=self.identity,
@@ -55,7 +60,7 @@ class LeaseElector:
                 raise
             body = k8s.V1Lease(metadata=k8s.V1ObjectMeta(name=self._name), spec=spec)
             spec.acquire_time = now
-            return _accepted(lambda: self._api.create_namespaced_lease(self._namespace, body))
+            return self._keep(lambda: self._api.create_namespaced_lease(self._namespace, body))
         current = lease.spec or k8s.V1LeaseSpec()
         if not may_take(current.holder_identity, current.renew_time, self._duration, self.identity, now):
             return False
@@ -66,7 +71,28 @@ class LeaseElector:
             spec.acquire_time = current.acquire_time
             spec.lease_transitions = current.lease_transitions
         lease.spec = spec  # lease.metadata keeps its resourceVersion: a concurrent taker gets 409
-        return _accepted(lambda: self._api.replace_namespaced_lease(self._name, self._namespace, lease))
+        return self._keep(lambda: self._api.replace_namespaced_lease(self._name, self._namespace, lease))
+
+    def _renew(self, held: k8s.V1Lease) -> bool:
+        """One PUT with the resourceVersion this replica wrote last: 409 means someone else wrote since."""
+        if held.spec is None:
+            return False
+        held.spec.renew_time = datetime.now(UTC)
+        try:
+            return self._keep(lambda: self._api.replace_namespaced_lease(self._name, self._namespace, held))
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    def _keep(self, write: Callable[[], k8s.V1Lease]) -> bool:
+        try:
+            self._held = write()
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
 
     async def run_while_leader(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run `work` whenever this replica leads; cancel it the moment leadership is not renewed."""
@@ -93,13 +119,3 @@ class LeaseElector:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-
-
-def _accepted(write: Callable[[], object]) -> bool:
-    try:
-        write()
-    except ApiException as exc:
-        if exc.status == 409:
-            return False
-        raise
-    return True

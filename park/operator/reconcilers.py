@@ -1,7 +1,7 @@
 """Level-triggered reconcilers: read the Park object and its KubeRay child, converge, mirror status.
 
-Every kopf handler (create, update, resume, any watch event of the Park object or of its child) calls
-the same function with the object's name, so a missed event, a crash mid-way or a second replica only
+The operator's controllers (park.operator.controllers) call the same function with the object's name on
+any change of the Park object or of its child, so a missed event, a crash mid-way or a resync only
 repeats idempotent steps. Status writes carry the resourceVersion they were computed from; on 409 the
 whole pass runs again on a fresh read.
 """
@@ -42,6 +42,8 @@ from park.substrates.kuberay_specs import (
 logger = logging.getLogger(__name__)
 CONFLICT_RETRIES = 5
 SERVE_PORT = 8000
+MODEL_POLL_SECONDS = 5.0
+"""How often a ParkService waiting for a `job:<name>` model's checkpoint looks again."""
 
 
 class Reconcilers:
@@ -53,19 +55,19 @@ class Reconcilers:
         self._settings = settings
         self._clock = clock
 
-    def reconcile(self, kind: str, namespace: str, name: str) -> None:
-        """Converge one Park object; a conflict means someone wrote first, so read again and redo."""
+    def reconcile(self, kind: str, namespace: str, name: str) -> float | None:
+        """Converge one Park object; a conflict means someone wrote first, so read again and redo.
+        Returns seconds until it wants another look with no change (None: only on a change)."""
         once = {"ParkCluster": self._cluster, "ParkService": self._service}[kind]
         for _ in range(CONFLICT_RETRIES):
             try:
                 obj = self._store.get(kind, namespace, name)
             except NotFoundError:
-                return  # deleted: the garbage collector removes its children (owner references)
+                return None  # deleted: the garbage collector removes its children (owner references)
             if obj.metadata.deletion_timestamp is not None:
-                return
+                return None
             try:
-                once(obj)
-                return
+                return once(obj)
             except ConflictError:
                 continue
             except ApiException as exc:
@@ -75,13 +77,13 @@ class Reconcilers:
 
     # ParkCluster → RayCluster
 
-    def _cluster(self, obj: AnyResource) -> None:
+    def _cluster(self, obj: AnyResource) -> float | None:
         assert isinstance(obj, ParkCluster)
         now = self._clock.now()
         if not may_run(obj):  # charged to a queue and not admitted: no pods, as on park up no head
             self._remove(obj, "RayCluster")
             self._write_status(obj, queued_status(obj, now))
-            return
+            return None
         spec = ray_cluster_spec(
             obj.spec, pods=self._settings.pod_defaults(), ray_version=self._settings.ray_version
         )
@@ -101,6 +103,7 @@ class Reconcilers:
             )
         )
         self._write_status(obj, status)
+        return None
 
     def _template(self, namespace: str | None, name: str) -> ParkClusterSpec | None:
         """The ParkCluster a job or service names shapes its own Ray cluster (head, worker groups)."""
@@ -112,7 +115,7 @@ class Reconcilers:
 
     # ParkService → RayService (created once the scheduler granted its replicas)
 
-    def _service(self, obj: AnyResource) -> None:
+    def _service(self, obj: AnyResource) -> float | None:
         assert isinstance(obj, ParkService)
         service = obj
         namespace = service.metadata.namespace or "default"
@@ -131,7 +134,7 @@ class Reconcilers:
             )
             ray = self._ensure(service, "RayService", spec)
         phase, message = service_phase(admitted, (ray or {}).get("status"), estimate_written=True)
-        if missing:  # Pending asks the scheduler for nothing yet (the resync timer looks again)
+        if missing:  # Pending asks the scheduler for nothing yet (looked at again every MODEL_POLL_SECONDS)
             phase, message = "Pending", waiting_for_models(missing)
         status = service_status(
             service.status,
@@ -145,6 +148,7 @@ class Reconcilers:
         if not status.deployments:
             status = status.model_copy(update={"deployments": estimated_deployments(service)})
         self._write_status(service, status)
+        return MODEL_POLL_SECONDS if missing else None
 
     # shared
 

@@ -1,41 +1,35 @@
-"""`park operator run`: kopf's handlers and, on the replica holding the Lease, Park's scheduler loop
-and the ParkJob controller.
+"""`park operator run`: on the replica holding the Lease, Park's scheduler loop and its controllers.
 
-All live in one asyncio loop: kopf watches and reconciles ParkClusters and ParkServices (sync handlers
-run in its thread pool); the scheduler writes admissions through `KubernetesStore`; the ParkJob
-controller is the one `park up` runs (park.control.controllers.jobs: the same planner, attempts,
-reports, checkpoints and gates) over the KubeRay job substrate (park.substrates.kuberay_jobs).
+Everything runs in one asyncio loop, started when this replica takes the Lease and cancelled the moment
+it loses it (another replica then takes over): one `SharedInformer` of Park's kinds, one `KubeRayCache`
+of the KubeRay objects Park manages, the scheduler loop reading the informer's cache, and the ParkJob,
+ParkCluster and ParkService controllers (park.operator.controllers). A standby replica only tries the
+Lease every third of its duration.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
-import kopf
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from park.control.controllers.scheduling import SchedulerLoop
+from park.control.controllers.informer import SharedInformer
+from park.control.controllers.scheduling import WATCHED, SchedulerLoop
 from park.control.costs import Layout
 from park.control.scheduler import PolicyConfig
 from park.core.clock import SystemClock
-from park.core.meta import API_GROUP
-from park.operator.handlers import build_registry
-from park.operator.jobs import job_controller
+from park.operator.controllers import operator_controllers
 from park.operator.leader import LeaseElector
-from park.operator.reconcilers import Reconcilers
 from park.operator.settings import OperatorSettings
 from park.operator.store import KubernetesStore
-from park.substrates.kuberay_objects import KubeRayObjects
+from park.substrates.kuberay_cache import KubeRayCache
 
 logger = logging.getLogger(__name__)
 RESTART_DELAY_S = 2.0
@@ -56,54 +50,37 @@ def client_configuration(kubeconfig: Path | None) -> k8s.Configuration:
     return configuration
 
 
-def connection_info(configuration: k8s.Configuration) -> kopf.ConnectionInfo:
-    """kopf logs in with exactly the credentials the Kubernetes client resolved (certs or a token)."""
-    authorization = (configuration.api_key or {}).get("authorization") or (configuration.api_key or {}).get(
-        "BearerToken"
-    )
-    scheme, _, token = (authorization or "").partition(" ")
-    return kopf.ConnectionInfo(
-        server=configuration.host,
-        ca_path=configuration.ssl_ca_cert,
-        insecure=not configuration.verify_ssl,
-        scheme=scheme or None,
-        token=token or None,
-        certificate_path=configuration.cert_file,
-        private_key_path=configuration.key_file,
-    )
-
-
-def kopf_settings(settings: kopf.OperatorSettings, *, peering_lifetime_s: int = 60) -> kopf.OperatorSettings:
-    """Handler progress in `park.dev/*` annotations (Park's status schema has no room for kopf's)."""
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=API_GROUP, key="last-handled-configuration"
-    )
-    settings.posting.level = logging.WARNING
-    settings.execution.max_workers = 8
-    settings.watching.server_timeout = 120
-    settings.peering.lifetime = peering_lifetime_s
-    return settings
-
-
-async def _lead(store: KubernetesStore, api_client: k8s.ApiClient, settings: OperatorSettings) -> None:
-    """What only the Lease holder runs: the scheduler loop and the ParkJob controller."""
+async def lead(store: KubernetesStore, api_client: k8s.ApiClient, settings: OperatorSettings) -> None:
+    """What only the Lease holder runs, until cancelled."""
+    informer = SharedInformer(store, WATCHED)
+    kuberay = KubeRayCache(api_client)
     policy = PolicyConfig(
         min_runtime_s=settings.scheduler_min_runtime_seconds,
         aging_interval_s=settings.scheduler_aging_seconds,
     )
-    async with asyncio.TaskGroup() as group:
-        group.create_task(
-            _run_forever(
-                "the scheduler loop",
-                lambda: SchedulerLoop(
-                    store=store, clock=SystemClock(), config=policy, layout=Layout.OWN_CLUSTER
-                ).run(),
+    controllers = operator_controllers(
+        store=store, informer=informer, kuberay=kuberay, api_client=api_client, settings=settings
+    )
+    stop_kuberay = kuberay.start()
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(informer.run())
+            group.create_task(
+                _run_forever(
+                    "the scheduler loop",
+                    lambda: SchedulerLoop(
+                        store=store,
+                        clock=SystemClock(),
+                        config=policy,
+                        informer=informer,
+                        layout=Layout.OWN_CLUSTER,
+                    ).run(),
+                )
             )
-        )
-        group.create_task(
-            _run_forever("the ParkJob controller", lambda: job_controller(store, api_client, settings).run())
-        )
+            for controller in controllers:
+                group.create_task(_run_forever(f"the {controller.kind} controller", controller.run))
+    finally:
+        stop_kuberay()
 
 
 async def _run_forever(what: str, run: Callable[[], Awaitable[None]]) -> None:
@@ -119,24 +96,13 @@ async def _run_forever(what: str, run: Callable[[], Awaitable[None]]) -> None:
 async def run_operator(
     *,
     kubeconfig: Path | None,
-    namespace: str | None,
-    peering: str | None = None,
     settings: OperatorSettings | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
+    """Until `stop` is set (or cancelled)."""
     settings = settings or OperatorSettings()
-    configuration = client_configuration(kubeconfig)
-    api_client = k8s.ApiClient(configuration)
+    api_client = k8s.ApiClient(client_configuration(kubeconfig))
     store = KubernetesStore(api_client)
-    reconcilers = Reconcilers(
-        store=store, children=KubeRayObjects(api_client), settings=settings, clock=SystemClock()
-    )
-    registry = build_registry(reconcilers, resync_seconds=settings.resync_seconds)
-
-    def login(**_: Any) -> kopf.ConnectionInfo:
-        return connection_info(configuration)
-
-    kopf.on.login(registry=registry)(login)
     identity = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     elector = LeaseElector(
         api_client,
@@ -145,23 +111,18 @@ async def run_operator(
         identity=identity,
         duration_s=settings.lease_seconds,
     )
-    scheduler = asyncio.create_task(elector.run_while_leader(lambda: _lead(store, api_client, settings)))
+    leading = asyncio.create_task(elector.run_while_leader(lambda: lead(store, api_client, settings)))
     try:
-        await kopf.operator(
-            registry=registry,
-            settings=kopf_settings(
-                kopf.OperatorSettings(), peering_lifetime_s=settings.peering_lifetime_seconds
-            ),
-            clusterwide=namespace is None,
-            namespaces=[namespace] if namespace else (),
-            standalone=peering is None,
-            peering_name=peering,
-            # Replicas in one peering need distinct priorities: the highest works, the others stand by.
-            priority=random.randint(1, 1_000_000) if peering else None,
-            stop_flag=stop,
-        )
+        if stop is None:
+            await leading
+        else:
+            done, _ = await asyncio.wait(
+                [leading, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                if task is leading:
+                    task.result()
     finally:
-        scheduler.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await scheduler
+        leading.cancel()
+        await asyncio.gather(leading, return_exceptions=True)
         api_client.close()  # type: ignore[no-untyped-call]

@@ -35,10 +35,13 @@ class OperatorSettings(BaseSettings):
     lease_namespace: str = "default"
     lease_name: str = "park-scheduler"
     lease_seconds: float = Field(15.0, gt=1)
-    peering_lifetime_seconds: int = Field(60, ge=5)
-    """How long a silent replica still counts as a peer: a standby takes over this long after a crash."""
+    """Only the Lease holder runs the controllers and the scheduler; a standby replica takes over at most
+    this long after the holder stops renewing."""
     resync_seconds: float = Field(DEFAULT_RESYNC_SECONDS, ge=5)
     """How often every Park object is reconciled with no event (a safety net: events drive the rest)."""
+    job_poll_seconds: float = Field(5.0, gt=0)
+    """How often a running ParkJob is looked at with no change of its RayJob: for its report (progress,
+    checkpoint). KubeRay's status changes reach the operator by watch at once."""
     scheduler_min_runtime_seconds: float = Field(60.0, ge=0)
     scheduler_aging_seconds: float = Field(300.0, gt=0)
 

@@ -16,6 +16,7 @@ import builtins
 import contextlib
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -74,6 +75,7 @@ class KubernetesStore:
         self._objects = k8s.CustomObjectsApi(api_client)
         self._core = k8s.CoreV1Api(api_client)
         self._invalid_log = InvalidLog()
+        self._event_counts = EventCounts()
 
     # reads
 
@@ -313,11 +315,8 @@ class KubernetesStore:
         digest = hashlib.sha256(f"{uid}\0{reason}\0{message}".encode()).hexdigest()[:12]
         name = f"{object_name}.{digest}"
         now = datetime.now(UTC)
-        try:
-            existing = self._core.read_namespaced_event(name, namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise _translate(exc, "event") from None
+        count = self._event_counts.get(f"{namespace}/{name}")
+        if count is None:
             event = k8s.CoreV1Event(
                 metadata=k8s.V1ObjectMeta(name=name, namespace=namespace),
                 involved_object=k8s.V1ObjectReference(
@@ -332,12 +331,25 @@ class KubernetesStore:
                 source=k8s.V1EventSource(component=COMPONENT),
                 reporting_component=COMPONENT,
             )
-            with contextlib.suppress(ApiException):  # a concurrent writer made it: counted next time
+            try:
                 self._core.create_namespaced_event(namespace, event)
-            return
-        patch = {"count": (existing.count or 1) + 1, "lastTimestamp": now.isoformat()}
-        with contextlib.suppress(ApiException):
+                self._event_counts.put(f"{namespace}/{name}", 1)
+                return
+            except ApiException as exc:
+                if exc.status != 409:
+                    return  # an event is worth a try, never a failed reconcile
+            try:  # made before this process started (or by another replica): read its count once
+                count = self._core.read_namespaced_event(name, namespace).count or 1
+            except ApiException:
+                return
+        patch = {"count": count + 1, "lastTimestamp": now.isoformat()}
+        try:
             self._core.patch_namespaced_event(name, namespace, patch)
+            self._event_counts.put(f"{namespace}/{name}", count + 1)
+        except ApiException:
+            self._event_counts.forget(
+                f"{namespace}/{name}"
+            )  # expired (events live an hour): made anew next time
 
     def list_events(
         self, *, kind: str | None = None, namespace: str | None = None, name: str | None = None
@@ -358,6 +370,31 @@ class KubernetesStore:
 
     def close(self) -> None:
         pass
+
+
+class EventCounts:
+    """How often this process recorded each event, so a repeat is one PATCH of its count (not a GET and
+    a PATCH); bounded, oldest forgotten first (a forgotten one costs one GET when it recurs)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> int | None:
+        with self._lock:
+            return self._counts.get(key)
+
+    def put(self, key: str, count: int) -> None:
+        with self._lock:
+            self._counts[key] = count
+            self._counts.move_to_end(key)
+            while len(self._counts) > self._limit:
+                self._counts.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._counts.pop(key, None)
 
 
 def to_park(body: dict[str, Any]) -> AnyResource:

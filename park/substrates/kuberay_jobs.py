@@ -122,8 +122,16 @@ def job_info(submission_id: str, rayjob: dict[str, Any]) -> JobInfo:
 class KubeRayJobs:
     """The JobSubstrate of the operator (and `get_cluster`, which a job's planner asks first)."""
 
-    def __init__(self, *, api_client: k8s.ApiClient, pods: PodTemplate, ray_version: str) -> None:
-        self._objects = KubeRayObjects(api_client)
+    def __init__(
+        self,
+        *,
+        api_client: k8s.ApiClient,
+        pods: PodTemplate,
+        ray_version: str,
+        objects: KubeRayObjects | None = None,
+    ) -> None:
+        """`objects`: how RayJobs are read and written (the operator's answer reads from a watch cache)."""
+        self._objects = objects or KubeRayObjects(api_client)
         self._core = k8s.CoreV1Api(api_client)
         self._pods = pods
         self._ray_version = ray_version

@@ -41,7 +41,7 @@ class KubeRayObjects:
             if exc.status == 404:
                 return None
             raise
-        return _as_dict(body)
+        return as_dict(body)
 
     def create(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """(the object, whether this call created it)."""
@@ -57,7 +57,7 @@ class KubeRayObjects:
             if existing is None:
                 raise
             return existing, False
-        return _as_dict(created), True
+        return as_dict(created), True
 
     def patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         """A JSON merge patch; with `metadata.resourceVersion` in it, a stale patch fails with 409."""
@@ -70,13 +70,13 @@ class KubeRayObjects:
             patch,
             _content_type="application/merge-patch+json",
         )
-        return _as_dict(done)
+        return as_dict(done)
 
     def list(self, kind: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
         body = self._api.list_namespaced_custom_object(
             RAY_GROUP, RAY_VERSION, namespace, PLURALS[kind], label_selector=label_selector
         )
-        return [_as_dict(item) for item in _as_dict(body).get("items") or []]
+        return [as_dict(item) for item in as_dict(body).get("items") or []]
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
         """Delete in the background (the garbage collector removes what the object owns); gone is fine."""
@@ -89,7 +89,7 @@ class KubeRayObjects:
                 raise
 
 
-def _as_dict(value: object) -> dict[str, Any]:
+def as_dict(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TypeError(f"the API server answered {type(value).__name__}, not an object")
     return value

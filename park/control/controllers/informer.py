@@ -15,12 +15,18 @@ What a list could not decode is kept apart (`invalid`) for the owner to report; 
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import logging
 import threading
+from collections.abc import Callable
 
 from park.control.store import Store
 from park.control.store.interface import InvalidObject, WatchEvent
+from park.core.errors import GoneError, ParkError
 from park.core.resources import AnyResource, ResourceKey
+
+logger = logging.getLogger(__name__)
 
 
 def version(obj: AnyResource) -> int:
@@ -90,3 +96,51 @@ class InformerCache:
         current = known.get(obj.key)
         if current is None or version(obj) > version(current):
             known[obj.key] = obj
+
+
+Listener = Callable[[AnyResource], None]
+
+
+class SharedInformer:
+    """One list and one watch of some kinds for every controller of a process (client-go's shared
+    informer): the cache answers their reads, and each listener hears which object changed. On Kubernetes
+    this is what keeps an idle operator idle: no controller lists, re-GETs or watches on its own.
+    After a break (410 Gone, a lost connection) it lists again and tells the listeners of every object,
+    as a resync would: a change it missed meanwhile is then seen."""
+
+    def __init__(self, store: Store, kinds: frozenset[str]) -> None:
+        self._store = store
+        self.cache = InformerCache(store, kinds)
+        self._listeners: list[Listener] = []
+        self.synced = asyncio.Event()
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def run(self) -> None:
+        """Until cancelled."""
+        since = await asyncio.to_thread(self.cache.sync)
+        self._tell_all()
+        self.synced.set()
+        while True:
+            try:
+                async for event in self._store.watch(since=since, kinds=self.cache.kinds):
+                    since = event.resource_version
+                    self.cache.apply(event)
+                    self._tell(event.object)
+            except GoneError:
+                logger.warning("the shared watch fell behind the store's history; listing again")
+            except (ParkError, OSError) as exc:
+                logger.warning("the shared watch broke (%s); listing again in 1s", exc)
+                await asyncio.sleep(1.0)
+            since = await asyncio.to_thread(self.cache.sync)
+            self._tell_all()
+
+    def _tell_all(self) -> None:
+        for kind in self.cache.kinds:
+            for obj in self.cache.list(kind):
+                self._tell(obj)
+
+    def _tell(self, obj: AnyResource) -> None:
+        for listener in self._listeners:
+            listener(obj)

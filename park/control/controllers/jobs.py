@@ -39,11 +39,15 @@ class JobReconciler:
         jobs_root: Path | str,
         federation_env: Callable[[], dict[str, str]] = dict,
         finalizer: bool = True,
+        least_poll_seconds: float = 0.0,
     ) -> None:
         """`federation_env`: where federated jobs find the federation API (see ParkJobSpec.placement).
         `finalizer`: hold a deleted job until its Ray job is stopped; not needed where the substrate's
-        objects are owned by the job (Kubernetes' garbage collector stops them)."""
+        objects are owned by the job (Kubernetes' garbage collector stops them).
+        `least_poll_seconds`: look again no sooner than this unless told of a change; where the substrate's
+        changes reach the controller as events (KubeRay's watch), polling is only for the job's report."""
         self._finalizer = finalizer
+        self._least_poll = least_poll_seconds
         self._federation_env = federation_env
         self._store = store
         self._substrate = substrate
@@ -73,7 +77,9 @@ class JobReconciler:
                 continue
             assert observed.cluster is not None, "Ray actions are planned only when the cluster runs"
             await self._act(writer, observed.cluster, action)
-        return plan.requeue_after
+        if plan.requeue_after is None:
+            return None
+        return max(plan.requeue_after, self._least_poll)
 
     def _observe(self, job: ParkJob) -> JobObservation:
         handle = self._substrate.get_cluster(cluster_key(job.metadata.namespace, job.spec.cluster))

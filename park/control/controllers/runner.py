@@ -2,6 +2,8 @@
 
 Level-triggered: a reconciler is told only *which* object to look at, never what changed, so a
 missed or duplicated event cannot make it wrong; the periodic resync catches anything else.
+A controller lists and watches its kind itself, or hears of changes from a `SharedInformer` that several
+controllers share (the operator's case: one watch per kind for the whole process, resyncs from memory).
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import logging
 import time
 from typing import Protocol
 
+from park.control.controllers.informer import SharedInformer
 from park.control.controllers.workqueue import QueueClosedError, WorkQueue
 from park.control.metrics import RECONCILE_SECONDS, RECONCILE_TOTAL
 from park.control.store import Store
 from park.core.errors import GoneError, ParkError, SubstrateUnavailableError
-from park.core.resources import ResourceKey
+from park.core.resources import AnyResource, ResourceKey
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +33,16 @@ class Reconciler(Protocol):
 
 class Controller:
     def __init__(
-        self, *, store: Store, reconciler: Reconciler, resync_seconds: float = 30.0, workers: int = 2
+        self,
+        *,
+        store: Store,
+        reconciler: Reconciler,
+        resync_seconds: float = 30.0,
+        workers: int = 2,
+        informer: SharedInformer | None = None,
     ) -> None:
         self._store = store
+        self._informer = informer
         self._reconciler = reconciler
         self._resync_seconds = resync_seconds
         self._workers = workers
@@ -47,7 +57,7 @@ class Controller:
         """Run until cancelled."""
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._watch())
+                group.create_task(self._watch() if self._informer is None else self._hear(self._informer))
                 group.create_task(self._resync())
                 for _ in range(self._workers):
                     group.create_task(self._work())
@@ -55,10 +65,24 @@ class Controller:
             self.queue.close()
 
     def _enqueue_all(self) -> int:
+        if self._informer is not None:  # from memory: the informer lists only after a break
+            for obj in self._informer.cache.list(self.kind):
+                self.queue.add(obj.key)
+            return 0
         listed = self._store.list(self.kind)
         for obj in listed.items:
             self.queue.add(obj.key)
         return listed.resource_version
+
+    async def _hear(self, informer: SharedInformer) -> None:
+        informer.add_listener(self._heard)
+        await informer.synced.wait()
+        self._enqueue_all()
+        self.synced.set()
+
+    def _heard(self, obj: AnyResource) -> None:
+        if obj.kind == self.kind:
+            self.queue.add(obj.key)
 
     async def _watch(self) -> None:
         since = self._enqueue_all()

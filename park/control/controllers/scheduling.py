@@ -23,7 +23,7 @@ from park.control.controllers.admission import (
     snapshot_of,
     workload_id,
 )
-from park.control.controllers.informer import InformerCache, version
+from park.control.controllers.informer import InformerCache, SharedInformer, version
 from park.control.controllers.problems import ObjectProblems
 from park.control.controllers.queues import QueueKeeper, user_units
 from park.control.controllers.service_grants import ServiceGrants
@@ -73,6 +73,7 @@ class SchedulerLoop:
         idle_interval: float = 10.0,
         debounce: float = 0.1,
         cache: InformerCache | None = None,
+        informer: SharedInformer | None = None,
         layout: Layout = Layout.SHARED_HEAD,
     ) -> None:
         """Cycles follow changes; between changes only time can change a decision (`next_wait`), so the
@@ -80,8 +81,10 @@ class SchedulerLoop:
         `idle_interval` (aging and starvation move slowly). `debounce`: after a change, wait this long for
         more before cycling, so a burst of changes costs one cycle. `cache`: read the watched kinds from it
         instead of listing them each cycle (`run` makes one, syncs it and keeps it current; a caller of
-        `cycle_once` keeps its own current). `layout`: where Ray runs, which decides what each object
-        costs (`park.control.costs`): a shared head under `park up`, clusters of their own on KubeRay."""
+        `cycle_once` keeps its own current). `informer`: one shared with other controllers, which `run`
+        follows instead of watching on its own (it must inform of the watched kinds). `layout`: where Ray
+        runs, which decides what each object costs (`park.control.costs`): a shared head under `park up`,
+        clusters of their own on KubeRay."""
         self._store = store
         self._layout = layout
         self._costs = CostMemo()
@@ -92,11 +95,17 @@ class SchedulerLoop:
         self._wait = interval
         self._debounce = debounce
         self._wake = asyncio.Event()
-        self._cache = cache
+        self._cache = informer.cache if informer is not None else cache
+        self._informer = informer
         self._problems = ObjectProblems(store=store, clock=clock, written=self._remember)
 
     async def run(self) -> None:
         """Cycle on every change and every `interval` until cancelled; a failed watch fails the loop."""
+        if self._informer is not None:
+            self._informer.add_listener(lambda _: self._wake.set())
+            await self._informer.synced.wait()
+            await self._cycles()
+            return
         cache = self._cache = self._cache or InformerCache(self._store, WATCHED)
         since = await asyncio.to_thread(cache.sync)
         async with asyncio.TaskGroup() as group:
@@ -231,7 +240,7 @@ class SchedulerLoop:
 
     def _write_admission(self, obj: Admissible, admission: Admission) -> Admissible | None:
         """Write the decision; on a 409, again onto the newer object if that did not change it itself
-        (`_moved`): the job controller, the operator or kopf wrote other fields meanwhile.
+        (`_moved`): the job controller or the operator wrote other fields meanwhile.
 
         Without the retry a busy control plane turns many of a cycle's decisions into conflicts, each
         costing another cycle. With the cache running, the newer object is the cache's (no extra read):

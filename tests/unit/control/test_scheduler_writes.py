@@ -1,6 +1,6 @@
 """The scheduler loop's writes when other writers touch the same jobs between its list and its write.
 
-On Kubernetes the operator writes a job's status (phase, conditions) and kopf annotates it all the time;
+On Kubernetes the operator writes a job's status (phase, conditions) all the time;
 a decision made on the cycle's snapshot must still land when only such fields moved, and must not when
 the job itself changed (its spec, its admission or its phase): then the next cycle decides again.
 """

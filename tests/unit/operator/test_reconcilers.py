@@ -15,7 +15,7 @@ from park.control.store.sqlite import SQLiteStore
 from park.core.clock import FakeClock
 from park.core.loading import load_documents
 from park.core.resources import Admission, AnyResource, ServiceAdmission
-from park.operator.reconcilers import Reconcilers
+from park.operator.reconcilers import MODEL_POLL_SECONDS, Reconcilers
 from park.operator.settings import OperatorSettings
 from park.substrates.kuberay_objects import PLURALS
 
@@ -194,7 +194,8 @@ def test_a_services_job_model_is_resolved_to_the_jobs_checkpoint_as_on_park_up(w
     store, ray, reconcilers = world
     create(store, TRAIN)
     create(store, CHAT)
-    reconcilers.reconcile("ParkService", "ns", "chat")
+    look_again = reconcilers.reconcile("ParkService", "ns", "chat")
+    assert look_again == MODEL_POLL_SECONDS, "no event says a checkpoint appeared: it looks again soon"
     waiting = store.get("ParkService", "ns", "chat")
     assert waiting.status.phase == "Pending"
     assert waiting.status.message == "waiting for ParkJob charlm to write a checkpoint to serve"
@@ -204,7 +205,7 @@ def test_a_services_job_model_is_resolved_to_the_jobs_checkpoint_as_on_park_up(w
     store.update_status(
         job.model_copy(update={"status": job.status.model_copy(update={"checkpoint": checkpoint})})
     )
-    reconcilers.reconcile("ParkService", "ns", "chat")
+    assert reconcilers.reconcile("ParkService", "ns", "chat") is None
     assert store.get("ParkService", "ns", "chat").status.phase == "Queued"
 
     service = store.get("ParkService", "ns", "chat")
