@@ -7,7 +7,9 @@ the e2e cluster's real node, local working directories travel through the object
 checkpoints and datasets live there too (s3://); on `park up` they are local paths.
 
 The tests build on each other in file order, as a user would: train, then evaluate what it wrote, then
-serve it.
+serve it. On Kubernetes the self-contained ones (no local directory to upload) are applied with `kubectl
+apply` too: the urgent job, the strict eval and the chat service go in through kubectl, and `park apply`
+of the same YAML afterwards finds them `unchanged`, so both doors lead to the same object.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from park.core.resources import ParkJob, ParkService
 from park.workloads import artifacts
 from tests.integration.conftest import wait_for
 
-from .conftest import REPO
+from .conftest import REPO, kubectl
 from .platforms import OnKubernetes, Platform, kubernetes, operator, park_up, platform, reachable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -49,6 +51,18 @@ def example(path: str, **changes: Any) -> dict[str, Any]:
 def apply(platform: Platform, document: dict[str, Any]) -> None:
     applied = platform.cli("apply", "-f", "-", stdin=yaml.safe_dump(document))
     assert applied.returncode == 0, applied.stderr
+
+
+def apply_with_kubectl(platform: Platform, document: dict[str, Any]) -> None:
+    """On Kubernetes, `kubectl apply` of the YAML, then `park apply` of the same YAML changes nothing; on
+    `park up` (no kubectl there) `park apply`."""
+    if not isinstance(platform, OnKubernetes):
+        apply(platform, document)
+        return
+    text = yaml.safe_dump(document)
+    kubectl(platform.kubeconfig, "apply", "-n", "default", "-f", "-", stdin=text)
+    again = platform.cli("apply", "-f", "-", stdin=text)
+    assert again.returncode == 0 and again.stdout.strip().endswith("unchanged"), (again.stdout, again.stderr)
 
 
 def finished(platform: Platform, name: str, timeout: float = 420) -> ParkJob:
@@ -111,8 +125,7 @@ def test_training_yields_to_a_higher_priority_job_and_resumes_from_its_checkpoin
         return job.status.phase == "Running" and int(job.status.report.get("step") or 0) >= 20
 
     wait_for(trained_a_while, timeout=480, what="training to pass step 20")
-    applied = platform.cli("apply", "-f", "-", stdin=URGENT)  # with training, more than the queue holds
-    assert applied.returncode == 0, applied.stderr
+    apply_with_kubectl(platform, yaml.safe_load(URGENT))  # with training, more than the queue holds
     preempted = platform.wait_phase("ParkJob", "default", "charlm", {"Preempted", "Failed"}, timeout=180)
     assert isinstance(preempted, ParkJob)
     assert preempted.status.phase == "Preempted", preempted.status.message
@@ -139,7 +152,7 @@ def test_eval_gates_the_trained_checkpoint(platform: Platform) -> None:
     strict = example("workloads/eval.yaml", checkpoint=checkpoint, baseline={"loss": 0.01})
     strict["metadata"]["name"] = "charlm-eval-strict"
     apply(platform, lenient)
-    apply(platform, strict)
+    apply_with_kubectl(platform, strict)
     passed, failed = finished(platform, "charlm-eval"), finished(platform, "charlm-eval-strict")
     assert passed.status.phase == "Succeeded", passed.status.message
     assert passed.status.report["gate"] == "passed"
@@ -152,8 +165,7 @@ def test_eval_gates_the_trained_checkpoint(platform: Platform) -> None:
 
 
 def test_the_chat_service_serves_the_trained_model_to_openai_clients(platform: Platform) -> None:
-    applied = platform.cli("apply", "-f", str(EXAMPLES / "serving" / "chat.yaml"))
-    assert applied.returncode == 0, applied.stderr
+    apply_with_kubectl(platform, yaml.safe_load((EXAMPLES / "serving" / "chat.yaml").read_text()))
     running = platform.wait_phase("ParkService", "default", "chat", {"Running", "Failed"}, timeout=420)
     assert isinstance(running, ParkService)
     assert running.status.phase == "Running", running.status.message

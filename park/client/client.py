@@ -30,6 +30,12 @@ from park.core.settings import Settings
 logger = logging.getLogger(__name__)
 
 
+def kubernetes_owned(annotations: dict[str, str]) -> dict[str, str]:
+    """What Kubernetes' own tools keep on an object (kubectl's last-applied-configuration): `park apply`
+    leaves them, so `kubectl apply` and `park apply` of the same YAML agree."""
+    return {k: v for k, v in annotations.items() if k.split("/", 1)[0].endswith(("kubernetes.io", "k8s.io"))}
+
+
 @dataclass(frozen=True)
 class ApplyResult:
     object: AnyResource
@@ -200,8 +206,9 @@ class ParkClient:
                 current = self.get(obj.kind, obj.metadata.namespace, obj.metadata.name)
             except NotFoundError:
                 return ApplyResult(self.create(obj), "created")
+            annotations = {**kubernetes_owned(current.metadata.annotations), **obj.metadata.annotations}
             meta = current.metadata.model_copy(
-                update={"labels": obj.metadata.labels, "annotations": obj.metadata.annotations}
+                update={"labels": obj.metadata.labels, "annotations": annotations}
             )
             if meta == current.metadata and obj.spec == current.spec:
                 return ApplyResult(current, "unchanged")
