@@ -105,10 +105,12 @@ class LeaseElector:
                     logger.warning("lease %s/%s: %s", self._namespace, self._name, exc.reason)
                     leading = False
                 if leading and task is None:
-                    logger.info("%s leads: starting the scheduler loop", self.identity)
+                    logger.info("%s leads: starting the scheduler and the controllers", self.identity)
                     task = asyncio.create_task(work())
                 elif not leading and task is not None:
-                    logger.warning("%s lost the lease: stopping the scheduler loop", self.identity)
+                    logger.warning(
+                        "%s lost the lease: stopping the scheduler and the controllers", self.identity
+                    )
                     task.cancel()
                     task = None
                 if task is not None and task.done():
@@ -119,3 +121,16 @@ class LeaseElector:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                await asyncio.to_thread(self.release)
+
+    def release(self) -> None:
+        """Stopping while leading: free the Lease (its work is already stopped), so a standby takes over at
+        once instead of after the Lease's duration. Best effort: a failure leaves the Lease to expire."""
+        held, self._held = self._held, None
+        if held is None or held.spec is None:
+            return
+        held.spec.holder_identity = None
+        held.spec.renew_time = None
+        with contextlib.suppress(ApiException, OSError):
+            self._api.replace_namespaced_lease(self._name, self._namespace, held)
+            logger.info("%s released the lease", self.identity)

@@ -10,8 +10,10 @@ Lease every third of its duration.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
@@ -112,17 +114,17 @@ async def run_operator(
         duration_s=settings.lease_seconds,
     )
     leading = asyncio.create_task(elector.run_while_leader(lambda: lead(store, api_client, settings)))
+    if stop is None:  # SIGTERM (a rolling update, a scale-down) stops cleanly and frees the Lease
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    stopped = asyncio.create_task(stop.wait())
     try:
-        if stop is None:
-            await leading
-        else:
-            done, _ = await asyncio.wait(
-                [leading, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in done:
-                if task is leading:
-                    task.result()
+        done, _ = await asyncio.wait([leading, stopped], return_when=asyncio.FIRST_COMPLETED)
+        if leading in done:
+            leading.result()
     finally:
+        stopped.cancel()
         leading.cancel()
-        await asyncio.gather(leading, return_exceptions=True)
+        await asyncio.gather(leading, stopped, return_exceptions=True)
         api_client.close()  # type: ignore[no-untyped-call]

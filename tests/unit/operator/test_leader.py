@@ -80,3 +80,15 @@ def test_a_lease_is_free_unheld_or_stale() -> None:
     assert may_take("a", now, 15, "a", now)
     assert not may_take("b", now - timedelta(seconds=5), 15, "a", now)
     assert may_take("b", now - timedelta(seconds=20), 15, "a", now)
+
+
+def test_a_holder_that_stops_frees_the_lease_for_a_standby_at_once() -> None:
+    leases = FakeLeases()
+    first, second = elector(leases, "a"), elector(leases, "b")
+    assert first.try_acquire()
+    first.release()
+    assert leases.lease is not None and leases.lease.spec is not None
+    assert not leases.lease.spec.holder_identity
+    assert second.try_acquire(), "no need to wait for the Lease's duration"
+    first.release()  # not holding any more: nothing to free
+    assert leases.lease.spec.holder_identity == "b"
