@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.segment import Segment, Segments
 from rich.table import Table
 
+from park.core.flavors import ParkResourceFlavor
 from park.core.loading import dump_yaml
 from park.core.resources import (
     AnyResource,
@@ -85,6 +86,11 @@ def _priority_class_row(priority_class: ParkPriorityClass) -> list[str]:
     return [str(priority_class.spec.value), priority_class.spec.description or "-"]
 
 
+def _flavor_row(flavor: ParkResourceFlavor) -> list[str]:
+    labels = ",".join(f"{k}={v}" for k, v in sorted(flavor.spec.node_labels.items()))
+    return [flavor.spec.accelerator or "-", labels or "-", str(len(flavor.spec.tolerations))]
+
+
 def _node_row(node: FederatedNode) -> list[str]:
     status = node.status
     offered = status.offered or node.spec.capabilities
@@ -106,6 +112,7 @@ COLUMNS: dict[str, tuple[list[str], Callable[[Any], list[str]]]] = {
     "ParkService": (["QUEUE", "STATUS", "REPLICAS", "ENDPOINTS"], _service_row),
     "ParkQueue": (["STATUS", "COHORT", "NOMINAL", "USED", "BORROWED", "ADMITTED", "PENDING"], _queue_row),
     "ParkPriorityClass": (["VALUE", "DESCRIPTION"], _priority_class_row),
+    "ParkResourceFlavor": (["ACCELERATOR", "NODE LABELS", "TOLERATIONS"], _flavor_row),
     "FederatedNode": (["STATUS", "CAPS", "LAST SEEN", "DONE", "REPUTATION", "CREDITS"], _node_row),
 }
 
