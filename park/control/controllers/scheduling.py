@@ -44,6 +44,7 @@ from park.control.store import Store
 from park.control.store.interface import EventType, InvalidObject
 from park.core.clock import Clock
 from park.core.errors import ConflictError, GoneError, NotFoundError, ParkError
+from park.core.flavors import ParkResourceFlavor
 from park.core.resources import (
     TERMINAL_JOB_PHASES,
     Admission,
@@ -57,7 +58,9 @@ from park.core.resources import (
 )
 
 logger = logging.getLogger(__name__)
-WATCHED = frozenset({"ParkJob", "ParkQueue", "ParkPriorityClass", "ParkService", "ParkCluster"})
+WATCHED = frozenset(
+    {"ParkJob", "ParkQueue", "ParkPriorityClass", "ParkService", "ParkCluster", "ParkResourceFlavor"}
+)
 Admissible = ParkJob | ParkCluster
 """What the scheduler writes `status.admission` on: jobs and clusters (services get `ServiceGrants`)."""
 
@@ -94,6 +97,7 @@ class SchedulerLoop:
         self._wake = asyncio.Event()
         self._cache = cache
         self._problems = ObjectProblems(store=store, clock=clock, written=self._remember)
+        self._flavors: dict[str, ParkResourceFlavor] = {}
 
     async def run(self) -> None:
         """Cycle on every change and every `interval` until cancelled; a failed watch fails the loop."""
@@ -150,6 +154,8 @@ class SchedulerLoop:
             [s for s in listed["ParkService"] if isinstance(s, ParkService)], values
         )
         clusters = [c for c in listed["ParkCluster"] if isinstance(c, ParkCluster)]
+        flavors = [f for f in listed["ParkResourceFlavor"] if isinstance(f, ParkResourceFlavor)]
+        self._flavors = {flavor.metadata.name: flavor for flavor in flavors}
         left_out: set[ResourceKey] = set()
 
         def refuse(obj: AnyResource, problem: str) -> None:
@@ -158,7 +164,7 @@ class SchedulerLoop:
 
         snapshot = snapshot_of(
             queues, jobs, classes, now.timestamp(), services,
-            clusters=clusters, layout=self._layout, memo=self._costs, refused=refuse,
+            clusters=clusters, layout=self._layout, memo=self._costs, refused=refuse, flavors=flavors,
         )  # fmt: skip
         self._costs.next_cycle()
         self._wait = next_wait(snapshot, self._config, now.timestamp(), self._interval, self._idle_interval)
@@ -189,9 +195,17 @@ class SchedulerLoop:
         now = self._clock.now()
         current = obj.status.admission
         match decision:
-            case Admit(reason=reason, queue=queue, charged=charged):
-                admission = Admission(
-                    admitted=True, queue=queue, admitted_at=now, message=reason, resources=user_units(charged)
+            case Admit(reason=reason, queue=queue, charged=charged, flavor=flavor):
+                admission = placed(
+                    Admission(
+                        admitted=True,
+                        queue=queue,
+                        admitted_at=now,
+                        message=reason,
+                        resources=user_units(charged),
+                        flavor=flavor,
+                    ),
+                    self._flavors.get(flavor or ""),
                 )
                 waited = (now - (obj.metadata.creation_timestamp or now)).total_seconds()
                 ADMISSION_WAIT_SECONDS.labels(queue=queue).observe(max(waited, 0.0))
@@ -199,7 +213,10 @@ class SchedulerLoop:
             case Preempt(reason=reason, by=by):
                 if current is not None and current.admitted:
                     PREEMPTIONS.labels(queue=obj.spec.queue or "").inc()
-                    lost = Admission(admitted=False, queue=obj.spec.queue, message=reason)
+                    # The flavor stays: the victim holds that flavor's quota until it is gone.
+                    lost = Admission(
+                        admitted=False, queue=obj.spec.queue, message=reason, flavor=current.flavor
+                    )
                     self._write(obj, lost, "Warning", "Evicted", reason)
                 self._nominate(by_id.get(by))
             case Wait(reason=reason, position=position, queue=queue):
@@ -264,6 +281,20 @@ class SchedulerLoop:
         except NotFoundError:
             return None
         return fresh if isinstance(fresh, type(obj)) else None
+
+
+def placed(admission: Admission, flavor: ParkResourceFlavor | None) -> Admission:
+    """The admission with the flavor it is on and where that flavor's pods go, as the flavor says now
+    (Kueue copies a flavor's nodeLabels and tolerations into the admission the same way)."""
+    if flavor is None:
+        return admission
+    spec = flavor.spec
+    return admission.model_copy(
+        update={
+            "node_selector": dict(spec.node_labels),
+            "tolerations": list(spec.tolerations),
+        }
+    )
 
 
 def next_wait(

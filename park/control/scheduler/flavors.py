@@ -62,6 +62,15 @@ def by_flavor(resources: Resources) -> tuple[dict[str, int], dict[FlavorName, Re
     return plain, {flavor: Resources(amounts) for flavor, amounts in per.items()}
 
 
+def totals(resources: Resources) -> Resources:
+    """Every flavor's amounts added to the plain ones: what the queue holds of each resource."""
+    summed: dict[str, int] = {}
+    for name, amount in resources.nonzero().items():
+        resource = split(name)[0]
+        summed[resource] = summed.get(resource, 0) + amount
+    return Resources(summed)
+
+
 def _flatten(parts: Iterable[tuple[FlavorName, Resources | None]]) -> Resources | None:
     """One vector over flavored names; None when no flavor sets this limit (unbounded, as without)."""
     chosen = [(flavor, r) for flavor, r in parts if r is not None]
