@@ -34,6 +34,7 @@ from park.operator.settings import OperatorSettings
 from park.substrates.kuberay_objects import ChildObjects
 from park.substrates.kuberay_specs import (
     SPEC_HASH,
+    admitted_cluster_spec,
     child_object,
     ray_cluster_spec,
     spec_hash,
@@ -83,7 +84,9 @@ class Reconcilers:
             self._write_status(obj, queued_status(obj, now))
             return
         spec = ray_cluster_spec(
-            obj.spec, pods=self._settings.pod_defaults(), ray_version=self._settings.ray_version
+            admitted_cluster_spec(obj.spec, obj.status.admission),
+            pods=self._settings.pod_defaults(),
+            ray_version=self._settings.ray_version,
         )
         ray = self._ensure(obj, "RayCluster", spec)
         status = (
