@@ -474,6 +474,10 @@ class ServiceAdmission(ParkModel):
     admitted_at: datetime | None = None
     message: str = ""
     nominated: bool = False
+    flavor: str | None = None
+    """The queue's resource flavor every replica runs on: the one its first replicas were admitted on."""
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
 
 
 class ParkServiceStatus(BaseStatus):

@@ -127,7 +127,7 @@ class Reconcilers:
             template = self._template(namespace, service.spec.cluster) or ParkClusterSpec()
             spec = ray_service_spec(
                 service,
-                cluster=template,
+                cluster=admitted_cluster_spec(template, service.status.admission),
                 pods=self._settings.pod_defaults(),
                 ray_version=self._settings.ray_version,
                 checkpoints=checkpoints,

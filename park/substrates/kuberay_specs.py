@@ -21,6 +21,7 @@ from park.core.resources import (
     ParkClusterSpec,
     ParkJob,
     PodTemplate,
+    ServiceAdmission,
     WorkerGroupSpec,
 )
 
@@ -190,7 +191,7 @@ def child_object(
     }
 
 
-def placed_on_flavor(pods: PodTemplate, admission: Admission | None) -> PodTemplate:
+def placed_on_flavor(pods: PodTemplate, admission: Admission | ServiceAdmission | None) -> PodTemplate:
     """The pods of work admitted on a resource flavor, placed on that flavor's nodes: its nodeLabels join
     the nodeSelector (winning over the cluster's own keys) and its tolerations are added, as Kueue
     injects a ResourceFlavor's into the pods of a workload it admits."""
@@ -201,8 +202,10 @@ def placed_on_flavor(pods: PodTemplate, admission: Admission | None) -> PodTempl
     )
 
 
-def admitted_cluster_spec(spec: ParkClusterSpec, admission: Admission | None) -> ParkClusterSpec:
-    """A ParkCluster charged to a queue, its pods placed on the flavor it was admitted on."""
+def admitted_cluster_spec(
+    spec: ParkClusterSpec, admission: Admission | ServiceAdmission | None
+) -> ParkClusterSpec:
+    """A charged ParkCluster's (or a service's) Ray cluster, its pods on the flavor it was admitted on."""
     return spec.model_copy(update={"pods": placed_on_flavor(spec.pods, admission)})
 
 

@@ -241,6 +241,8 @@ def service_workloads(
     name = service.spec.priority_class_name
     priority = classes.get(name, service.spec.priority) if name else service.spec.priority
     cost = costing.cost(service)
+    # Every replica runs on one flavor: the admitted ones hold it, the others may only go there.
+    flavor = FlavorName(admission.flavor) if admission is not None and admission.flavor else None
 
     def one(key: str, index: int, per_pod: Resources, admitted: bool) -> Workload:
         return Workload(
@@ -254,6 +256,7 @@ def service_workloads(
             admitted_at=_epoch(since, now) if admitted else None,
             preemptible=False,
             nominated=bool(admission and admission.nominated and not admitted),
+            flavor=flavor,
         )
 
     if costing.layout is Layout.OWN_CLUSTER:

@@ -177,7 +177,11 @@ class SchedulerLoop:
         by_id.update({cluster_id(cluster): cluster for cluster in clusters})
         waiting = [s for s in services if s.key not in left_out and not priority_class_problem(s, values)]
         grants = ServiceGrants(
-            self._store, waiting, whole=self._layout is Layout.OWN_CLUSTER, written=self._remember
+            self._store,
+            waiting,
+            whole=self._layout is Layout.OWN_CLUSTER,
+            written=self._remember,
+            flavors=self._flavors,
         )
         for decision in decisions:
             if isinstance(decision, Admit) and decision.queue in unprotected:

@@ -21,7 +21,11 @@ from park.core.resources import (
     ParkJobSpec,
     ParkQueue,
     ParkQueueSpec,
+    ParkService,
+    ParkServiceSpec,
     QueueFlavor,
+    ServiceAdmission,
+    ServiceDeployment,
     Toleration,
 )
 
@@ -161,3 +165,46 @@ def test_a_queue_mixing_plain_quota_and_flavors_is_refused_in_one_line(
     with pytest.raises(InvalidError, match=re.escape(message)) as refused:
         parse_resource(doc)
     assert "\n" not in str(refused.value)
+
+
+def create_service(store: SQLiteStore, replicas: int) -> None:
+    app = {"name": "llm", "import_path": "park.workloads.serve.app:build"}
+    created = store.create(
+        ParkService(
+            metadata=ObjectMeta(name="chat", namespace="default"),
+            spec=ParkServiceSpec(applications=[app], queue="team-a"),
+        )
+    )
+    deployment = ServiceDeployment(
+        application="llm", name="decode", target_replicas=replicas, replica_resources={"gpu": 1}
+    )
+    status = created.status.model_copy(update={"phase": "Queued", "deployments": [deployment]})
+    store.update_status(created.model_copy(update={"status": status}))
+
+
+def service_admission(store: SQLiteStore) -> ServiceAdmission:
+    found = store.get("ParkService", "default", "chat")
+    assert isinstance(found, ParkService) and found.status.admission is not None
+    return found.status.admission
+
+
+def test_a_services_replicas_all_run_on_the_flavor_its_first_replicas_got(
+    store: SQLiteStore, clock: FakeClock
+) -> None:
+    """h100 has room for one replica, a100 for two: the second replica may not go to a100 alone."""
+    create_flavor(store, "h100", "nvidia-h100")
+    create_flavor(store, "a100", "nvidia-a100")
+    create_queue(store, ("h100", 1), ("a100", 2))
+    create_service(store, replicas=2)
+    cycle(store, clock)
+    first = service_admission(store)
+    assert (first.flavor, first.replicas) == ("h100", {"llm/decode": 1})
+    assert first.node_selector == {"gpu": "nvidia-h100", "zone": "us-east1-b"}
+    cycle(store, clock)
+    again = service_admission(store)
+    assert (again.flavor, again.replicas) == ("h100", {"llm/decode": 1})
+    assert "cannot ever fit" not in again.message
+    assert [(f.name, f.used) for f in queue(store).status.usage.flavors] == [
+        ("h100", {"gpu": 1}),
+        ("a100", {}),
+    ]
