@@ -67,8 +67,8 @@ def _amounts(values: dict[str, float]) -> str:
 
 
 def _queue_row(queue: ParkQueue) -> list[str]:
-    quota = queue.spec.nominal_quota
-    nominal = {"cpu": quota.cpu_cores(), "gpu": float(quota.gpus())}
+    quotas = [f.nominal_quota for f in queue.spec.flavors] or [queue.spec.nominal_quota]
+    nominal = {"cpu": sum(q.cpu_cores() for q in quotas), "gpu": float(sum(q.gpus() for q in quotas))}
     usage = queue.status.usage
     deleting = queue.metadata.deletion_timestamp is not None  # before the scheduler wrote Terminating
     return [
