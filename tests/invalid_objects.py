@@ -43,12 +43,13 @@ def sample(name: str) -> dict[str, Any]:
     return doc
 
 
-JOB, CLUSTER, QUEUE, SERVICE, CLASS = (
+JOB, CLUSTER, QUEUE, SERVICE, CLASS, FLAVOR = (
     "parkjob.yaml",
     "parkcluster.yaml",
     "parkqueue.yaml",
     "parkservice.yaml",
     "parkpriorityclass.yaml",
+    "parkresourceflavor.yaml",
 )
 PER_REPLICA = ("spec", "resources", "perReplica")
 DEPLOYMENTS = ("spec", "applications", 0, "deployments")
@@ -73,6 +74,17 @@ INVALID = [
     Invalid("queue-quota-gpu-negative", QUEUE, ("spec", "nominalQuota", "gpu"), -1, "nominalQuota.gpu"),
     Invalid("queue-weight-zero", QUEUE, ("spec", "fairShareWeight"), 0, "fairShareWeight"),
     Invalid("queue-name-70-chars", QUEUE, ("metadata", "name"), "q" * 70, "metadata.name", NAME_RULE),
+    Invalid(
+        "queue-flavors-and-plain-quota",
+        QUEUE,
+        ("spec", "flavors"),
+        [{"name": "h100", "nominalQuota": {"gpu": 8}}],
+        "flavors",
+        "a queue with flavors sets its quota per flavor: move nominalQuota, borrowingLimit and lendingLimit "
+        "into spec.flavors[]",
+    ),
+    Invalid("queue-flavor-not-a-label", QUEUE, ("spec", "flavors"), [{"name": "H100"}], "flavors.0.name"),
+    Invalid("flavor-toleration-effect", FLAVOR, ("spec", "tolerations", 0, "effect"), "Never", "effect"),
     Invalid("class-value-too-high", CLASS, ("spec", "value"), 2_000_000, "value"),
     Invalid("service-replicas-negative", SERVICE, (*DEPLOYMENTS, 0, "num_replicas"), -3, "num_replicas"),
     Invalid("service-replicas-words", SERVICE, (*DEPLOYMENTS, 0, "num_replicas"), "many", "num_replicas"),

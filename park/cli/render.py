@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.segment import Segment, Segments
 from rich.table import Table
 
+from park.core.flavors import ParkResourceFlavor
 from park.core.loading import dump_yaml
 from park.core.resources import (
     AnyResource,
@@ -66,8 +67,8 @@ def _amounts(values: dict[str, float]) -> str:
 
 
 def _queue_row(queue: ParkQueue) -> list[str]:
-    quota = queue.spec.nominal_quota
-    nominal = {"cpu": quota.cpu_cores(), "gpu": float(quota.gpus())}
+    quotas = [f.nominal_quota for f in queue.spec.flavors] or [queue.spec.nominal_quota]
+    nominal = {"cpu": sum(q.cpu_cores() for q in quotas), "gpu": float(sum(q.gpus() for q in quotas))}
     usage = queue.status.usage
     deleting = queue.metadata.deletion_timestamp is not None  # before the scheduler wrote Terminating
     return [
@@ -83,6 +84,11 @@ def _queue_row(queue: ParkQueue) -> list[str]:
 
 def _priority_class_row(priority_class: ParkPriorityClass) -> list[str]:
     return [str(priority_class.spec.value), priority_class.spec.description or "-"]
+
+
+def _flavor_row(flavor: ParkResourceFlavor) -> list[str]:
+    labels = ",".join(f"{k}={v}" for k, v in sorted(flavor.spec.node_labels.items()))
+    return [flavor.spec.accelerator or "-", labels or "-", str(len(flavor.spec.tolerations))]
 
 
 def _node_row(node: FederatedNode) -> list[str]:
@@ -106,6 +112,7 @@ COLUMNS: dict[str, tuple[list[str], Callable[[Any], list[str]]]] = {
     "ParkService": (["QUEUE", "STATUS", "REPLICAS", "ENDPOINTS"], _service_row),
     "ParkQueue": (["STATUS", "COHORT", "NOMINAL", "USED", "BORROWED", "ADMITTED", "PENDING"], _queue_row),
     "ParkPriorityClass": (["VALUE", "DESCRIPTION"], _priority_class_row),
+    "ParkResourceFlavor": (["ACCELERATOR", "NODE LABELS", "TOLERATIONS"], _flavor_row),
     "FederatedNode": (["STATUS", "CAPS", "LAST SEEN", "DONE", "REPUTATION", "CREDITS"], _node_row),
 }
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from park.core.errors import InvalidError
+from park.core.flavors import ParkResourceFlavor
 from park.core.resources import (
     AnyResource,
     FederatedNode,
@@ -56,6 +57,15 @@ KINDS: dict[str, KindInfo] = {
             False,
             ParkPriorityClass,
             ("parkpriorityclass", "parkpriorityclasses"),
+        ),
+        KindInfo(
+            "ParkResourceFlavor",
+            "resourceflavors",
+            "resourceflavor",
+            ("prf",),
+            False,
+            ParkResourceFlavor,
+            ("flavor", "flavors", "parkresourceflavor", "parkresourceflavors"),
         ),
         KindInfo(
             "FederatedNode",

@@ -324,6 +324,12 @@ class Admission(ParkModel):
     resources: dict[str, float] = Field(default_factory=dict)
     nominated: bool = False
     """It caused preemptions and goes first once its victims are gone."""
+    flavor: str | None = None
+    """The queue's resource flavor it was admitted on; on Kubernetes its pods go to that flavor's nodes."""
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    """The flavor's nodeLabels when it was admitted: added to its pods' nodeSelector."""
+    tolerations: list[Toleration] = Field(default_factory=list)
+    """The flavor's tolerations when it was admitted: added to its pods' tolerations."""
 
 
 # ---------------------------------------------------------------- ParkService
@@ -468,6 +474,10 @@ class ServiceAdmission(ParkModel):
     admitted_at: datetime | None = None
     message: str = ""
     nominated: bool = False
+    flavor: str | None = None
+    """The queue's resource flavor every replica runs on: the one its first replicas were admitted on."""
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
 
 
 class ParkServiceStatus(BaseStatus):
@@ -489,7 +499,35 @@ class QueuePreemption(ParkModel):
     max_priority_threshold: int | None = None
 
 
+class QueueFlavor(ParkModel):
+    """The queue's quota on one ParkResourceFlavor (a kind of node: a gpu type, a zone)."""
+
+    name: DnsLabel = Field(description="A ParkResourceFlavor; workloads are offered flavors in list order")
+    nominal_quota: ComputeResources = Field(default_factory=ComputeResources)
+    borrowing_limit: ComputeResources | None = None
+    lending_limit: ComputeResources | None = None
+
+
+_PLAIN_OR_FLAVORS = (
+    "a queue with flavors sets its quota per flavor: move nominalQuota, borrowingLimit and lendingLimit "
+    "into spec.flavors[]"
+)
+
+
 class ParkQueueSpec(ParkModel):
+    model_config = ConfigDict(
+        json_schema_extra=kubernetes_rules(
+            (
+                "!has(self.flavors) || size(self.flavors) == 0 || "
+                "(!has(self.borrowingLimit) && !has(self.lendingLimit) && (!has(self.nominalQuota) || "
+                "(!has(self.nominalQuota.cpu) && !has(self.nominalQuota.memory) && "
+                "!has(self.nominalQuota.gpu) && !has(self.nominalQuota.accelerator) && "
+                "(!has(self.nominalQuota.custom) || size(self.nominalQuota.custom) == 0))))",
+                _PLAIN_OR_FLAVORS,
+            ),
+        )
+    )
+
     nominal_quota: ComputeResources = Field(default_factory=ComputeResources)
     cohort: DnsLabel | None = None
     borrowing_limit: ComputeResources | None = None
@@ -497,19 +535,49 @@ class ParkQueueSpec(ParkModel):
     fair_share_weight: float = Field(1.0, gt=0)
     queueing_strategy: Literal["StrictFIFO", "BestEffortFIFO"] = "BestEffortFIFO"
     preemption: QueuePreemption = Field(default_factory=QueuePreemption)
+    flavors: list[QueueFlavor] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Quota per ParkResourceFlavor, instead of nominalQuota: each workload is admitted "
+        "on the first flavor that fits it, and its pods are placed on that flavor's nodes",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+
+    @model_validator(mode="after")
+    def _plain_or_flavors(self) -> ParkQueueSpec:
+        if not self.flavors:
+            return self
+        plain = self.nominal_quota.model_dump(exclude_defaults=True)
+        if plain or self.borrowing_limit is not None or self.lending_limit is not None:
+            raise ValueError(_PLAIN_OR_FLAVORS)
+        names = [flavor.name for flavor in self.flavors]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f"flavors[{index}].name {name!r} is listed twice")
+        return self
 
 
-class QueueUsageStatus(ParkModel):
+class FlavorUsageStatus(ParkModel):
+    name: str
     used: dict[str, float] = Field(default_factory=dict)
     borrowed: dict[str, float] = Field(default_factory=dict)
 
 
-QueuePhase = Literal["Active", "Terminating"]
+class QueueUsageStatus(ParkModel):
+    """What the queue's admitted work holds; on a queue with flavors, the totals and each flavor's."""
+
+    used: dict[str, float] = Field(default_factory=dict)
+    borrowed: dict[str, float] = Field(default_factory=dict)
+    flavors: list[FlavorUsageStatus] = Field(default_factory=list)
+
+
+QueuePhase = Literal["Active", "Inactive", "Terminating"]
 
 
 class ParkQueueStatus(BaseStatus):
     """Written by the scheduler. Terminating: deleted while work it admitted still runs; it admits nothing
-    new and goes away once that work is gone (the `park.dev/queue-in-use` finalizer)."""
+    new and goes away once that work is gone (the `park.dev/queue-in-use` finalizer). Inactive: a flavor
+    it names does not exist; it admits nothing new until it does (the message names the field)."""
 
     phase: QueuePhase | None = None
     pending_jobs: int = 0

@@ -79,6 +79,11 @@ COLUMNS: dict[str, tuple[PrinterColumn, ...]] = {
         AGE,
     ),
     "ParkPriorityClass": (PrinterColumn("Value", ".spec.value", "integer"), AGE),
+    "ParkResourceFlavor": (
+        PrinterColumn("Accelerator", ".spec.accelerator"),
+        PrinterColumn("Node Labels", ".spec.nodeLabels", priority=1),
+        AGE,
+    ),
     "FederatedNode": (
         PrinterColumn("Status", ".status.phase"),
         PrinterColumn("Peer", ".spec.peerId", priority=1),

@@ -34,6 +34,7 @@ from park.operator.settings import OperatorSettings
 from park.substrates.kuberay_objects import ChildObjects
 from park.substrates.kuberay_specs import (
     SPEC_HASH,
+    admitted_cluster_spec,
     child_object,
     ray_cluster_spec,
     spec_hash,
@@ -85,7 +86,9 @@ class Reconcilers:
             self._write_status(obj, queued_status(obj, now))
             return None
         spec = ray_cluster_spec(
-            obj.spec, pods=self._settings.pod_defaults(), ray_version=self._settings.ray_version
+            admitted_cluster_spec(obj.spec, obj.status.admission),
+            pods=self._settings.pod_defaults(),
+            ray_version=self._settings.ray_version,
         )
         ray = self._ensure(obj, "RayCluster", spec)
         status = (
@@ -127,7 +130,7 @@ class Reconcilers:
             template = self._template(namespace, service.spec.cluster) or ParkClusterSpec()
             spec = ray_service_spec(
                 service,
-                cluster=template,
+                cluster=admitted_cluster_spec(template, service.status.admission),
                 pods=self._settings.pod_defaults(),
                 ray_version=self._settings.ray_version,
                 checkpoints=checkpoints,

@@ -14,12 +14,14 @@ from typing import Any
 from park.core.meta import API_VERSION
 from park.core.quantities import parse_quantity
 from park.core.resources import (
+    Admission,
     AnyResource,
     ComputeResources,
     HeadSpec,
     ParkClusterSpec,
     ParkJob,
     PodTemplate,
+    ServiceAdmission,
     WorkerGroupSpec,
 )
 
@@ -189,11 +191,30 @@ def child_object(
     }
 
 
+def placed_on_flavor(pods: PodTemplate, admission: Admission | ServiceAdmission | None) -> PodTemplate:
+    """The pods of work admitted on a resource flavor, placed on that flavor's nodes: its nodeLabels join
+    the nodeSelector (winning over the cluster's own keys) and its tolerations are added, as Kueue
+    injects a ResourceFlavor's into the pods of a workload it admits."""
+    if admission is None or admission.flavor is None:
+        return pods
+    return PodTemplate(node_selector=admission.node_selector, tolerations=admission.tolerations).merged_over(
+        pods
+    )
+
+
+def admitted_cluster_spec(
+    spec: ParkClusterSpec, admission: Admission | ServiceAdmission | None
+) -> ParkClusterSpec:
+    """A charged ParkCluster's (or a service's) Ray cluster, its pods on the flavor it was admitted on."""
+    return spec.model_copy(update={"pods": placed_on_flavor(spec.pods, admission)})
+
+
 def job_cluster_spec(job: ParkJob, template: ParkClusterSpec | None) -> ParkClusterSpec:
     """The cluster a RayJob brings: the named ParkCluster's head, and workers sized like the admitted gang.
 
     The scheduler charged the queue for `spec.resources` (replicas x perReplica), so that is exactly what
-    the job's pods ask for; without a gang the template's worker groups (or none) are used.
+    the job's pods ask for; without a gang the template's worker groups (or none) are used. A job admitted
+    on a resource flavor runs every pod (head, workers, submitter) on that flavor's nodes.
     """
     head = template.head if template is not None else HeadSpec()
     if job.spec.resources is not None:
@@ -209,5 +230,5 @@ def job_cluster_spec(job: ParkJob, template: ParkClusterSpec | None) -> ParkClus
         ]
     else:
         workers = list(template.worker_groups) if template is not None else []
-    pods = template.pods if template is not None else PodTemplate()
+    pods = placed_on_flavor(template.pods if template is not None else PodTemplate(), job.status.admission)
     return ParkClusterSpec(head=head, pods=pods, worker_groups=workers)

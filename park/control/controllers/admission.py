@@ -18,6 +18,8 @@ from park.control.costs import SHARED_HEAD, Costing, CostMemo, Layout
 from park.control.scheduler import (
     BorrowWithinCohort,
     CohortName,
+    FlavorName,
+    FlavorQuota,
     PreemptionPolicy,
     QueueingStrategy,
     QueueName,
@@ -31,8 +33,10 @@ from park.control.scheduler import (
     WorkloadKind,
 )
 from park.core.errors import ParkError
+from park.core.flavors import ParkResourceFlavor
 from park.core.resources import (
     TERMINAL_JOB_PHASES,
+    Admission,
     AnyResource,
     ComputeResources,
     ParkCluster,
@@ -63,9 +67,46 @@ def limits_of(spec: ComputeResources) -> Resources:
     return Resources.of(amounts)
 
 
-def queue_spec(queue: ParkQueue) -> QueueSpec:
+def _untyped(spec: ComputeResources | None) -> Resources | None:
+    """A flavor's quota or limit: its gpus are the flavor's own type, so no `gpu/<accelerator>` name."""
+    return limits_of(spec.model_copy(update={"accelerator": None})) if spec is not None else None
+
+
+def flavor_quotas(
+    queue: ParkQueue, flavors: Mapping[str, ParkResourceFlavor]
+) -> tuple[tuple[FlavorQuota, ...], str | None]:
+    """The queue's quota per flavor, and why it is inactive: the first flavor it names that does not exist.
+
+    As Kueue does with a ClusterQueue whose ResourceFlavor is missing, such a queue admits nothing new
+    (its admitted work keeps its quota): admitting on the other flavors would put work where its owner
+    did not plan it.
+    """
+    quotas, missing = [], None
+    for index, entry in enumerate(queue.spec.flavors):
+        found = flavors.get(entry.name)
+        if found is None and missing is None:
+            missing = (
+                f"spec.flavors[{index}].name: ParkResourceFlavor {entry.name!r} does not exist; "
+                "create it, or remove it from the queue"
+            )
+        nominal = _untyped(entry.nominal_quota)
+        assert nominal is not None
+        quotas.append(
+            FlavorQuota(
+                name=FlavorName(entry.name),
+                nominal=nominal,
+                accelerator=found.spec.accelerator if found is not None else None,
+                borrowing_limit=_untyped(entry.borrowing_limit),
+                lending_limit=_untyped(entry.lending_limit),
+            )
+        )
+    return tuple(quotas), missing
+
+
+def queue_spec(queue: ParkQueue, flavors: Mapping[str, ParkResourceFlavor] | None = None) -> QueueSpec:
     spec = queue.spec
     policy = spec.preemption
+    quotas, missing = flavor_quotas(queue, flavors or {})
     return QueueSpec(
         name=QueueName(queue.metadata.name),
         nominal=limits_of(spec.nominal_quota),
@@ -75,6 +116,8 @@ def queue_spec(queue: ParkQueue) -> QueueSpec:
         weight=spec.fair_share_weight,
         strategy=QueueingStrategy(spec.queueing_strategy),
         terminating=queue.metadata.deletion_timestamp is not None,
+        flavors=quotas,
+        inactive=missing,
         preemption=PreemptionPolicy(
             within_queue=WithinQueue(policy.within_queue),
             reclaim_within_cohort=ReclaimWithinCohort(policy.reclaim_within_cohort),
@@ -148,7 +191,12 @@ def workload_of(
         last_checkpoint_at=float(checkpoint_at) if isinstance(checkpoint_at, int | float) else None,
         evicting=holds and (not admitted or job.spec.suspend or job.status.phase == "Preempting"),
         nominated=bool(admission and admission.nominated and not admitted),
+        flavor=_flavor(admission) if holds else None,
     )
+
+
+def _flavor(admission: Admission | None) -> FlavorName | None:
+    return FlavorName(admission.flavor) if admission is not None and admission.flavor else None
 
 
 def service_id(service: ParkService) -> str:
@@ -193,6 +241,8 @@ def service_workloads(
     name = service.spec.priority_class_name
     priority = classes.get(name, service.spec.priority) if name else service.spec.priority
     cost = costing.cost(service)
+    # Every replica runs on one flavor: the admitted ones hold it, the others may only go there.
+    flavor = FlavorName(admission.flavor) if admission is not None and admission.flavor else None
 
     def one(key: str, index: int, per_pod: Resources, admitted: bool) -> Workload:
         return Workload(
@@ -206,6 +256,7 @@ def service_workloads(
             admitted_at=_epoch(since, now) if admitted else None,
             preemptible=False,
             nominated=bool(admission and admission.nominated and not admitted),
+            flavor=flavor,
         )
 
     if costing.layout is Layout.OWN_CLUSTER:
@@ -239,6 +290,7 @@ def cluster_workload(cluster: ParkCluster, now: float, costing: Costing = SHARED
         admitted_at=_epoch(since, now) if admitted else None,
         preemptible=False,
         nominated=bool(admission and admission.nominated and not admitted),
+        flavor=_flavor(admission) if admitted else None,
     )
 
 
@@ -274,6 +326,7 @@ def snapshot_of(
     layout: Layout = Layout.SHARED_HEAD,
     memo: CostMemo | None = None,
     refused: Callable[[AnyResource, str], None] = _raise,
+    flavors: Iterable[ParkResourceFlavor] = (),
 ) -> Snapshot:
     """The engine's view of these objects, each charged what it runs where Ray runs (`layout`); the
     clusters also shape the jobs and services that name them. An object the engine refuses (a value no
@@ -289,9 +342,10 @@ def snapshot_of(
         except (ValueError, ParkError) as exc:
             refused(obj, str(exc))
     specs = []
+    by_name = {flavor.metadata.name: flavor for flavor in flavors}
     for queue in queues:
         try:
-            specs.append(queue_spec(queue))
+            specs.append(queue_spec(queue, by_name))
         except (ValueError, ParkError) as exc:
             refused(queue, str(exc))
     return Snapshot(queues=tuple(specs), workloads=tuple(workloads))

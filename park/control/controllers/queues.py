@@ -14,17 +14,26 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Final
 
 from park.control.metrics import PENDING_WORKLOADS, QUEUE_USAGE
-from park.control.scheduler import QueueUsage, Resources, SchedulerReport
+from park.control.scheduler import FlavorName, QueueUsage, Resources, SchedulerReport
+from park.control.scheduler.flavors import by_flavor, totals
 from park.control.store import Store
 from park.core.errors import ConflictError, NotFoundError, ParkError
 from park.core.meta import Condition, set_condition
-from park.core.resources import AnyResource, ParkQueue, ParkQueueStatus
+from park.core.resources import (
+    AnyResource,
+    FlavorUsageStatus,
+    ParkQueue,
+    ParkQueueStatus,
+    QueuePhase,
+    QueueUsageStatus,
+)
 
 logger = logging.getLogger(__name__)
 QUEUE_IN_USE = "park.dev/queue-in-use"
-ACTIVE = "Active"
+ACTIVE: Final = "Active"
 
 
 def wanted_finalizers(queue: ParkQueue, *, in_use: bool) -> list[str] | None:
@@ -43,26 +52,49 @@ def wanted_finalizers(queue: ParkQueue, *, in_use: bool) -> list[str] | None:
 
 
 def queue_status(queue: ParkQueue, usage: QueueUsage, now: datetime) -> ParkQueueStatus:
-    """Counts, usage and phase; `Active` False while Terminating, saying what it waits for."""
-    terminating = queue.metadata.deletion_timestamp is not None
-    if terminating:
+    """Counts, usage and phase; `Active` False while Terminating, saying what it waits for, or while a
+    flavor it names does not exist (Inactive, reason FlavorNotFound, the message naming the field)."""
+    phase: QueuePhase = ACTIVE
+    message: str | None = None
+    condition = Condition(type=ACTIVE, status="True", reason="Ready")
+    if queue.metadata.deletion_timestamp is not None:
         held = f"{usage.admitted} admitted workload" + ("s have" if usage.admitted != 1 else " has")
-        message = f"being deleted: admits nothing new, and goes once its {held} finished"
+        phase, message = (
+            "Terminating",
+            f"being deleted: admits nothing new, and goes once its {held} finished",
+        )
         condition = Condition(type=ACTIVE, status="False", reason="Terminating", message=message)
-    else:
-        message = None
-        condition = Condition(type=ACTIVE, status="True", reason="Ready")
+    elif usage.inactive is not None:
+        phase, message = "Inactive", f"{usage.inactive}; until then it admits nothing new"
+        condition = Condition(type=ACTIVE, status="False", reason="FlavorNotFound", message=message)
     return queue.status.model_copy(
         update={
-            "phase": "Terminating" if terminating else ACTIVE,
+            "phase": phase,
             "message": message,
             "conditions": set_condition(queue.status.conditions, condition, now=now),
             "pending_jobs": usage.pending,
             "admitted_jobs": usage.admitted,
-            "usage": queue.status.usage.model_copy(
-                update={"used": user_units(usage.used), "borrowed": user_units(usage.borrowed)}
-            ),
+            "usage": usage_status(queue, usage),
         }
+    )
+
+
+def usage_status(queue: ParkQueue, usage: QueueUsage) -> QueueUsageStatus:
+    """Totals over all flavors (what `park get queues` shows), and each flavor the queue lists or holds."""
+    _, used = by_flavor(usage.used)
+    _, borrowed = by_flavor(usage.borrowed)
+    names = [entry.name for entry in queue.spec.flavors]
+    names += sorted(name for name in used if name not in names)
+    flavors = [
+        FlavorUsageStatus(
+            name=name,
+            used=user_units(used.get(FlavorName(name), Resources())),
+            borrowed=user_units(borrowed.get(FlavorName(name), Resources())),
+        )
+        for name in names
+    ]
+    return QueueUsageStatus(
+        used=user_units(totals(usage.used)), borrowed=user_units(totals(usage.borrowed)), flavors=flavors
     )
 
 
@@ -138,7 +170,7 @@ class QueueKeeper:
 
 def _export(name: str, usage: QueueUsage) -> None:
     PENDING_WORKLOADS.labels(queue=name).set(usage.pending)
-    for resource, amount in user_units(usage.used).items():
+    for resource, amount in user_units(totals(usage.used)).items():
         QUEUE_USAGE.labels(queue=name, resource=resource).set(amount)
 
 

@@ -44,6 +44,7 @@ from park.control.store import Store
 from park.control.store.interface import EventType, InvalidObject
 from park.core.clock import Clock
 from park.core.errors import ConflictError, GoneError, NotFoundError, ParkError
+from park.core.flavors import ParkResourceFlavor
 from park.core.resources import (
     TERMINAL_JOB_PHASES,
     Admission,
@@ -57,7 +58,9 @@ from park.core.resources import (
 )
 
 logger = logging.getLogger(__name__)
-WATCHED = frozenset({"ParkJob", "ParkQueue", "ParkPriorityClass", "ParkService", "ParkCluster"})
+WATCHED = frozenset(
+    {"ParkJob", "ParkQueue", "ParkPriorityClass", "ParkService", "ParkCluster", "ParkResourceFlavor"}
+)
 Admissible = ParkJob | ParkCluster
 """What the scheduler writes `status.admission` on: jobs and clusters (services get `ServiceGrants`)."""
 
@@ -98,6 +101,7 @@ class SchedulerLoop:
         self._cache = informer.cache if informer is not None else cache
         self._informer = informer
         self._problems = ObjectProblems(store=store, clock=clock, written=self._remember)
+        self._flavors: dict[str, ParkResourceFlavor] = {}
 
     async def run(self) -> None:
         """Cycle on every change and every `interval` until cancelled; a failed watch fails the loop."""
@@ -159,6 +163,8 @@ class SchedulerLoop:
             [s for s in listed["ParkService"] if isinstance(s, ParkService)], values
         )
         clusters = [c for c in listed["ParkCluster"] if isinstance(c, ParkCluster)]
+        flavors = [f for f in listed["ParkResourceFlavor"] if isinstance(f, ParkResourceFlavor)]
+        self._flavors = {flavor.metadata.name: flavor for flavor in flavors}
         left_out: set[ResourceKey] = set()
 
         def refuse(obj: AnyResource, problem: str) -> None:
@@ -167,7 +173,7 @@ class SchedulerLoop:
 
         snapshot = snapshot_of(
             queues, jobs, classes, now.timestamp(), services,
-            clusters=clusters, layout=self._layout, memo=self._costs, refused=refuse,
+            clusters=clusters, layout=self._layout, memo=self._costs, refused=refuse, flavors=flavors,
         )  # fmt: skip
         self._costs.next_cycle()
         self._wait = next_wait(snapshot, self._config, now.timestamp(), self._interval, self._idle_interval)
@@ -180,7 +186,11 @@ class SchedulerLoop:
         by_id.update({cluster_id(cluster): cluster for cluster in clusters})
         waiting = [s for s in services if s.key not in left_out and not priority_class_problem(s, values)]
         grants = ServiceGrants(
-            self._store, waiting, whole=self._layout is Layout.OWN_CLUSTER, written=self._remember
+            self._store,
+            waiting,
+            whole=self._layout is Layout.OWN_CLUSTER,
+            written=self._remember,
+            flavors=self._flavors,
         )
         for decision in decisions:
             if isinstance(decision, Admit) and decision.queue in unprotected:
@@ -198,9 +208,17 @@ class SchedulerLoop:
         now = self._clock.now()
         current = obj.status.admission
         match decision:
-            case Admit(reason=reason, queue=queue, charged=charged):
-                admission = Admission(
-                    admitted=True, queue=queue, admitted_at=now, message=reason, resources=user_units(charged)
+            case Admit(reason=reason, queue=queue, charged=charged, flavor=flavor):
+                admission = placed(
+                    Admission(
+                        admitted=True,
+                        queue=queue,
+                        admitted_at=now,
+                        message=reason,
+                        resources=user_units(charged),
+                        flavor=flavor,
+                    ),
+                    self._flavors.get(flavor or ""),
                 )
                 waited = (now - (obj.metadata.creation_timestamp or now)).total_seconds()
                 ADMISSION_WAIT_SECONDS.labels(queue=queue).observe(max(waited, 0.0))
@@ -208,7 +226,10 @@ class SchedulerLoop:
             case Preempt(reason=reason, by=by):
                 if current is not None and current.admitted:
                     PREEMPTIONS.labels(queue=obj.spec.queue or "").inc()
-                    lost = Admission(admitted=False, queue=obj.spec.queue, message=reason)
+                    # The flavor stays: the victim holds that flavor's quota until it is gone.
+                    lost = Admission(
+                        admitted=False, queue=obj.spec.queue, message=reason, flavor=current.flavor
+                    )
                     self._write(obj, lost, "Warning", "Evicted", reason)
                 self._nominate(by_id.get(by))
             case Wait(reason=reason, position=position, queue=queue):
@@ -273,6 +294,20 @@ class SchedulerLoop:
         except NotFoundError:
             return None
         return fresh if isinstance(fresh, type(obj)) else None
+
+
+def placed(admission: Admission, flavor: ParkResourceFlavor | None) -> Admission:
+    """The admission with the flavor it is on and where that flavor's pods go, as the flavor says now
+    (Kueue copies a flavor's nodeLabels and tolerations into the admission the same way)."""
+    if flavor is None:
+        return admission
+    spec = flavor.spec
+    return admission.model_copy(
+        update={
+            "node_selector": dict(spec.node_labels),
+            "tolerations": list(spec.tolerations),
+        }
+    )
 
 
 def next_wait(

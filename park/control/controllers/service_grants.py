@@ -8,7 +8,7 @@ becomes `Admitted` the first time every replica it asks for is granted: only the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,6 +16,7 @@ from park.control.controllers.admission import WHOLE_SERVICE, parse_replica_id, 
 from park.control.scheduler import Admit, Decision, Preempt, Wait
 from park.control.store import Store
 from park.core.errors import ConflictError, NotFoundError
+from park.core.flavors import ParkResourceFlavor
 from park.core.resources import AnyResource, ParkService, ServiceAdmission
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class _Change:
     added: dict[str, int] = field(default_factory=dict)
     message: str | None = None
     nominated: bool = False
+    flavor: str | None = None
 
 
 class ServiceGrants:
@@ -38,9 +40,12 @@ class ServiceGrants:
         *,
         whole: bool = False,
         written: Callable[[AnyResource], None] = lambda _: None,
+        flavors: Mapping[str, ParkResourceFlavor] | None = None,
     ) -> None:
         """A service admitted whole (`WHOLE_SERVICE`: its own Ray cluster, on KubeRay) is granted every
-        replica it asks for, now and after its targets change; others replica by replica."""
+        replica it asks for, now and after its targets change; others replica by replica. `flavors`: the
+        ParkResourceFlavors by name, whose placement a service admitted on one records."""
+        self._flavors = flavors or {}
         self._store = store
         self._whole = whole
         self._written = written  # told every service this writes (the scheduler's cache)
@@ -50,11 +55,13 @@ class ServiceGrants:
     def take(self, decision: Decision) -> bool:
         """Record a decision about a service replica; False when it is about a job."""
         match decision:
-            case Admit(workload=workload, reason=reason):
+            case Admit(workload=workload, reason=reason, flavor=flavor):
                 parsed = parse_replica_id(workload)
                 if parsed is None:
                     return False
                 change = self._change(parsed[0])
+                if not self._same_flavor(parsed[0], change, flavor):
+                    return True  # not granted: next cycle it may only go where the others run
                 change.added[parsed[1]] = change.added.get(parsed[1], 0) + 1
                 change.message = reason
             case Wait(workload=workload, reason=reason):
@@ -72,7 +79,8 @@ class ServiceGrants:
 
     def write(self, now: datetime) -> None:
         for key, service in self._services.items():
-            admission = self._next(service, self._changes.get(key, _Change()), now, whole=self._whole)
+            change = self._changes.get(key, _Change())
+            admission = self._next(service, change, now, whole=self._whole, flavors=self._flavors)
             if admission == service.status.admission:
                 continue
             first = admission.admitted_at is not None and (
@@ -98,8 +106,25 @@ class ServiceGrants:
     def _change(self, key: str) -> _Change:
         return self._changes.setdefault(key, _Change())
 
+    def _same_flavor(self, key: str, change: _Change, flavor: str | None) -> bool:
+        """Whether a replica admitted on `flavor` joins the service's (the first one admitted sets it)."""
+        service = self._services.get(key)
+        current = service.status.admission if service is not None else None
+        held = (current.flavor if current is not None else None) or change.flavor
+        if held is None:
+            change.flavor = flavor
+            return True
+        return held == flavor
+
     @staticmethod
-    def _next(service: ParkService, change: _Change, now: datetime, *, whole: bool) -> ServiceAdmission:
+    def _next(
+        service: ParkService,
+        change: _Change,
+        now: datetime,
+        *,
+        whole: bool,
+        flavors: Mapping[str, ParkResourceFlavor],
+    ) -> ServiceAdmission:
         current = service.status.admission or ServiceAdmission(queue=service.spec.queue)
         targets = {d.key: d.target_replicas for d in service.status.deployments}
         whole = WHOLE_SERVICE in change.added or (whole and current.admitted_at is not None)
@@ -114,13 +139,31 @@ class ServiceGrants:
         if complete:
             message = "all replicas Serve asks for are granted"
         nominated = (current.nominated or change.nominated) and not complete
-        return ServiceAdmission(
+        admission = ServiceAdmission(
             queue=service.spec.queue,
             replicas=replicas,
             admitted_at=admitted_at,
             message=message,
             nominated=nominated,
+            flavor=current.flavor,
+            node_selector=current.node_selector,
+            tolerations=current.tolerations,
         )
+        if current.flavor is None and change.flavor is not None:
+            return _placed(admission, change.flavor, flavors.get(change.flavor))
+        return admission
+
+
+def _placed(admission: ServiceAdmission, name: str, flavor: ParkResourceFlavor | None) -> ServiceAdmission:
+    """The service's first replicas went to flavor `name`: so do all others, on its nodes."""
+    spec = flavor.spec if flavor is not None else None
+    return admission.model_copy(
+        update={
+            "flavor": name,
+            "node_selector": dict(spec.node_labels) if spec is not None else {},
+            "tolerations": list(spec.tolerations) if spec is not None else [],
+        }
+    )
 
 
 __all__ = ["ServiceGrants"]

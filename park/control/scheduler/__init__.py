@@ -18,6 +18,7 @@ and the aging it earned).
 
 from park.control.scheduler.cycle import Scheduler, schedule, usage_report
 from park.control.scheduler.decisions import Admit, Decision, Preempt, Wait
+from park.control.scheduler.flavors import FlavorName, FlavorQuota
 from park.control.scheduler.model import (
     BorrowWithinCohort,
     CohortName,
@@ -43,6 +44,8 @@ __all__ = [
     "BorrowWithinCohort",
     "CohortName",
     "Decision",
+    "FlavorName",
+    "FlavorQuota",
     "PendingEntry",
     "PolicyConfig",
     "Preempt",

@@ -27,6 +27,7 @@ from enum import Enum
 
 from park.control.scheduler import reasons
 from park.control.scheduler.decisions import Admit, Decision, Preempt, Wait
+from park.control.scheduler.flavors import flavor_of
 from park.control.scheduler.model import (
     PolicyConfig,
     PreemptionPolicy,
@@ -118,13 +119,13 @@ class Scheduler:
     def _run_cohort(self, key: CohortKey, now: float, out: list[Decision]) -> None:
         state = self.state
         for name in state.book.queues_in(key):
-            if state.specs[name].terminating:
+            if state.specs[name].closed:
                 self._close(name, now, out)
         done = self._serve_nominated(key, now, out)
         cursors = {
             name: Cursor(state.pending[name], now, self.config)
             for name in state.book.queues_in(key)
-            if len(state.pending[name]) and not state.specs[name].terminating
+            if len(state.pending[name]) and not state.specs[name].closed
         }
         keys: dict[QueueName, PickKey] = {}
         while cursors:
@@ -148,7 +149,7 @@ class Scheduler:
         nominated = [
             w
             for name in state.book.queues_in(key)
-            if not state.specs[name].terminating
+            if not state.specs[name].closed
             for w in state.nominated[name].values()
         ]
         done = {}
@@ -159,8 +160,9 @@ class Scheduler:
         return done
 
     def _close(self, name: QueueName, now: float, out: list[Decision]) -> None:
-        """A queue being deleted: everything it has pending waits, told why (a rare, short-lived state)."""
-        note = reasons.terminating(name)
+        """A queue being deleted or inactive: everything it has pending waits, told why (a rare state)."""
+        spec = self.state.specs[name]
+        note = reasons.terminating(name) if spec.terminating else reasons.inactive(name, spec.inactive or "")
         for position, w in enumerate(self.state.pending[name].ordered(now, self.config), start=1):
             self._notes.notes[w.id] = note
             out.append(Wait(w.id, reasons.in_line(note, position), position, name))
@@ -192,7 +194,7 @@ class Scheduler:
 
     def _pick_key(self, head: Workload, now: float) -> PickKey:
         book, q = self.state.book, head.queue
-        option = next((o for o in book.options(q, head.demand) if book.fits(q, o)), None)
+        option = next((o for o in book.options_for(head) if book.fits(q, o)), None)
         if self.config.fair_sharing:
             share = book.share(q) if option is None else book.share(q, option)
         elif option is None:
@@ -213,7 +215,7 @@ class Scheduler:
 
     def _try(self, w: Workload, now: float, out: list[Decision]) -> _Outcome:
         book = self.state.book
-        options = [o for o in book.options(w.queue, w.demand) if book.ever_fits(w.queue, o)]
+        options = [o for o in book.options_for(w) if book.ever_fits(w.queue, o)]
         if not options:
             # Not a blocker even under StrictFIFO: waiting for it would stop the queue for good.
             self._wait(w, reasons.never(book, w), now, out)
@@ -254,7 +256,7 @@ class Scheduler:
         borrowed = book.borrowed(w.queue) - before
         aged = effective_priority(w, now, self.config) - w.priority
         reason = reasons.admitted(w, option, borrowed, self.state.specs[w.queue].cohort, aged)
-        out.append(Admit(w.id, reason, w.queue, Resources(dict(option)), borrowed))
+        out.append(Admit(w.id, reason, w.queue, Resources(dict(option)), borrowed, flavor_of(option)))
 
     def _preempt(self, w: Workload, option: Amounts, chosen: Plan, now: float, out: list[Decision]) -> None:
         book = self.state.book

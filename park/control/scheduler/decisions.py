@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from park.control.scheduler.flavors import FlavorName
 from park.control.scheduler.model import QueueName, WorkloadId
 from park.control.scheduler.resources import Resources
 
 
 @dataclass(frozen=True)
 class Admit:
-    """Start the workload. `charged` is what it holds from quota (with the gpu flavor chosen)."""
+    """Start the workload. `charged` is what it holds from quota (with the gpu flavor chosen); `flavor` is
+    the queue's resource flavor it was assigned (None on a queue without flavors)."""
 
     workload: WorkloadId
     reason: str
     queue: QueueName
     charged: Resources
     borrowed: Resources
+    flavor: FlavorName | None = None
 
 
 @dataclass(frozen=True)

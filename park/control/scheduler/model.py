@@ -13,6 +13,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import NewType
 
+from park.control.scheduler.flavors import FlavorName, FlavorQuota
 from park.control.scheduler.resources import Resources
 
 WorkloadId = NewType("WorkloadId", str)
@@ -65,7 +66,11 @@ class PreemptionPolicy:
 
 @dataclass(frozen=True)
 class QueueSpec:
-    """A team's queue. Limits name only the resources they bound: a name a limit omits is unbounded."""
+    """A team's queue. Limits name only the resources they bound: a name a limit omits is unbounded.
+
+    Its quota is either plain (`nominal` and the limits) or per flavor (`flavors`, in the order workloads
+    are offered them), never both.
+    """
 
     name: QueueName
     nominal: Resources
@@ -77,10 +82,24 @@ class QueueSpec:
     preemption: PreemptionPolicy = field(default_factory=PreemptionPolicy)
     terminating: bool = False
     """Deleted while it still holds admitted work: that work keeps its quota, nothing new is admitted."""
+    flavors: tuple[FlavorQuota, ...] = ()
+    inactive: str | None = None
+    """Why the queue admits nothing new although it exists (a flavor it names does not): its admitted
+    work keeps its quota, as on a terminating queue."""
 
     def __post_init__(self) -> None:
         if self.weight < 0:
             raise ValueError(f"queue {self.name}: weight must be >= 0")
+        if self.flavors and (self.nominal.names() or self.borrowing_limit or self.lending_limit):
+            raise ValueError(f"queue {self.name}: with flavors, set the nominal quota per flavor, not both")
+        names = [f.name for f in self.flavors]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"queue {self.name}: flavor {name} is listed twice")
+
+    @property
+    def closed(self) -> bool:
+        """It admits nothing new: being deleted, or inactive."""
+        return self.terminating or self.inactive is not None
 
 
 @dataclass(frozen=True)
@@ -124,6 +143,9 @@ class Workload:
     """It preempted others and waits for the room they free (Kubernetes' nominated pod): it goes first
     in its cohort until admitted. The controller sets it on Preempt.by and clears it on Admit."""
     group: str | None = None
+    flavor: FlavorName | None = None
+    """Admitted: the flavor it holds (the controller mirrors `status.admission.flavor`). Pending: the only
+    flavor it may be admitted to (a service's further replicas go where its first ones run)."""
 
     def __post_init__(self) -> None:
         if self.pods < 1:

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from park.control.scheduler.model import QueueName, QueueSpec
+from park.control.scheduler.flavors import flavor_of, flavor_options, on_flavor, quota_vectors
+from park.control.scheduler.model import QueueName, QueueSpec, Workload
 from park.control.scheduler.resources import GPU, GPU_FLAVOR_PREFIX, Resources
 
 CohortKey = tuple[str, str]
@@ -61,14 +62,18 @@ class QuotaBook:
 
     def _add_queue(self, spec: QueueSpec) -> None:
         key = cohort_key(spec)
-        nominal = dict(spec.nominal.items())
+        if spec.flavors:
+            vector, borrowing, lending = quota_vectors(spec.flavors)
+        else:
+            vector, borrowing, lending = spec.nominal, spec.borrowing_limit, spec.lending_limit
+        nominal = dict(vector.items())
         guaranteed, cap = {}, {}
         for name, amount in nominal.items():
-            lend = _limit(spec.lending_limit, name)
+            lend = _limit(lending, name)
             guaranteed[name] = amount - min(amount, amount if lend is None else lend)
-        names = set(nominal) | set(spec.borrowing_limit.names() if spec.borrowing_limit else ())
+        names = set(nominal) | set(borrowing.names() if borrowing else ())
         for name in names:
-            cap[name] = _cap(spec, name, nominal.get(name, 0))
+            cap[name] = _cap(spec, borrowing, name, nominal.get(name, 0))
         self._queues[spec.name] = _Queue(spec, key, nominal, guaranteed, cap)
         cohort = self._cohorts.setdefault(key, _Cohort())
         cohort.queues.append(spec.name)
@@ -208,11 +213,26 @@ class QuotaBook:
             return 0.0
         return dominant / q.spec.weight if q.spec.weight else math.inf
 
+    def options_for(self, w: Workload) -> list[dict[str, int]]:
+        """The vectors `w` may be charged as; a workload tied to a flavor (see `Workload.flavor`) has one."""
+        options = self.options(w.queue, w.demand)
+        if w.flavor is None or not self._queues[w.queue].spec.flavors:
+            return options
+        return [o for o in options if flavor_of(o) == w.flavor]
+
+    def holding(self, w: Workload) -> dict[str, int]:
+        """What an admitted workload the engine did not admit itself holds: on the flavor it was given."""
+        if w.flavor is not None and self._queues[w.queue].spec.flavors:
+            return on_flavor(w.demand.nonzero(), w.flavor)
+        options = self.options(w.queue, w.demand)
+        return options[0] if options else dict(w.demand.nonzero())
+
     def options(self, queue: QueueName, demand: Resources) -> list[dict[str, int]]:
         """The concrete vectors a demand may be charged as, in the queue's preference order.
 
-        A plain `gpu` request goes to the queue's typed flavors (`gpu/nvidia-a100`, ...) in the order its
-        nominal quota lists them, unless the queue has quota for plain `gpu` itself.
+        On a queue with flavors: the demand on each flavor that may run it (`flavors.flavor_options`).
+        Otherwise a plain `gpu` request goes to the queue's typed gpus (`gpu/nvidia-a100`, ...) in the
+        order its nominal quota lists them, unless the queue has quota for plain `gpu` itself.
         """
         cache_key = (queue, demand)
         cached = self._options.get(cache_key)
@@ -221,7 +241,9 @@ class QuotaBook:
         raw = demand.nonzero()
         nominal = self._queues[queue].nominal
         flavors = [n for n in nominal if n.startswith(GPU_FLAVOR_PREFIX)]
-        if GPU not in raw or GPU in nominal or not flavors:
+        if self._queues[queue].spec.flavors:
+            result = flavor_options(self._queues[queue].spec.flavors, raw)
+        elif GPU not in raw or GPU in nominal or not flavors:
             result = [raw]
         else:
             rest = {n: v for n, v in raw.items() if n != GPU}
@@ -265,9 +287,9 @@ def _limit(limit: Resources | None, name: str) -> int | None:
     return limit.raw(name) if limit is not None and name in limit.names() else None
 
 
-def _cap(spec: QueueSpec, name: str, nominal: int) -> int | None:
+def _cap(spec: QueueSpec, borrowing: Resources | None, name: str, nominal: int) -> int | None:
     """nominal + borrowing limit; None when unbounded. A queue outside a cohort cannot borrow."""
     if spec.cohort is None:
         return nominal
-    borrow = _limit(spec.borrowing_limit, name)
+    borrow = _limit(borrowing, name)
     return None if borrow is None else nominal + borrow

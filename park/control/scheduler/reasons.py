@@ -7,6 +7,7 @@ answers the question a person asks: why is mine waiting, why was mine stopped, w
 from __future__ import annotations
 
 from park.control.scheduler.decisions import ordinal
+from park.control.scheduler.flavors import flavor_of, wanted_accelerators
 from park.control.scheduler.model import CohortName, Workload
 from park.control.scheduler.preemption import Victim
 from park.control.scheduler.quota import Amounts, QuotaBook
@@ -18,12 +19,15 @@ NEVER_PREFIX = "cannot ever fit"
 def admitted(
     w: Workload, option: Amounts, borrowed: Resources, cohort: CohortName | None, aged: float
 ) -> str:
-    """`admitted: 2 gpu borrowing 1 gpu from cohort research (priority 5, +1.2 for waiting)`."""
+    """`admitted: 2 gpu borrowing 1 gpu from cohort research (priority 5, +1.2 for waiting)`; on a queue
+    with flavors `admitted on flavor h100: 2 gpu@h100 within team-a's nominal quota (priority 0)`."""
     where = f"within {w.queue}'s nominal quota"
     if not borrowed.is_zero():
         where = f"borrowing {borrowed} from cohort {cohort}"
     extra = f", +{aged:.1f} for waiting" if aged >= 0.05 else ""
-    return f"admitted: {describe(option)} {where} (priority {w.priority}{extra})"
+    flavor = flavor_of(option)
+    on = f" on flavor {flavor}" if flavor is not None else ""
+    return f"admitted{on}: {describe(option)} {where} (priority {w.priority}{extra})"
 
 
 def short(book: QuotaBook, w: Workload, option: Amounts) -> str:
@@ -42,13 +46,30 @@ def held(waited_s: float) -> str:
 
 def never(book: QuotaBook, w: Workload) -> str:
     """Why a workload can never be admitted as its queues are set up (it is not a blocker)."""
-    option = book.options(w.queue, w.demand)[0]
+    options = book.options_for(w)
+    if not options:
+        return no_flavor(book, w)
+    option = options[0]
     ceiling = {n: book.ceiling(w.queue, n) for n in option}
     too_big = [n for n in option if option[n] > ceiling[n]]
     return (
         f"{NEVER_PREFIX}: needs {describe(option, too_big)}, "
         f"{w.queue} can hold at most {describe(ceiling, too_big)} even with its cohort idle"
     )
+
+
+def no_flavor(book: QuotaBook, w: Workload) -> str:
+    """No flavor of the queue may run it: it asks for a gpu type none has (or for a flavor it lacks)."""
+    spec = book.spec(w.queue)
+    names = ", ".join(f.name for f in spec.flavors)
+    if w.flavor is not None:
+        return f"{NEVER_PREFIX}: it runs on flavor {w.flavor}, which {w.queue} does not list ({names})"
+    wanted = ", ".join(sorted(wanted_accelerators(w.demand.nonzero())))
+    return f"{NEVER_PREFIX}: asks for {wanted} gpus; no flavor of {w.queue} has them ({names})"
+
+
+def inactive(queue: str, why: str) -> str:
+    return f"waiting: queue {queue} is inactive: {why}"
 
 
 def terminating(queue: str) -> str:

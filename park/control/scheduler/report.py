@@ -29,6 +29,8 @@ class QueueUsage:
     pending: int
     share: float
     """Weighted dominant resource share of borrowed capacity (0 while within nominal quota)."""
+    inactive: str | None = None
+    """Why it admits nothing new although it exists (`QueueSpec.inactive`)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ def _usage(state: ClusterState, name: QueueName) -> QueueUsage:
         admitted=len(state.admitted[name]),
         pending=len(state.pending[name]),
         share=book.share(name),
+        inactive=state.specs[name].inactive,
     )
 
 

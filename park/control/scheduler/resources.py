@@ -16,6 +16,8 @@ CPU: Final = "cpu"
 MEMORY: Final = "memory"
 GPU: Final = "gpu"
 GPU_FLAVOR_PREFIX: Final = "gpu/"
+FLAVOR_SEPARATOR: Final = "@"
+"""`gpu@h100-us-east`: a resource counted on one resource flavor of a queue (see `flavors.py`)."""
 
 Amount = float | int | str
 """A user-facing amount: 2, 0.5, "500m", "16Gi"."""
@@ -24,14 +26,19 @@ _MILLI: Final = 1000
 _BINARY_SUFFIXES: Final = (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
 
 
+def base_name(name: str) -> str:
+    """The resource without its flavor: `memory@h100` is memory."""
+    return name.partition(FLAVOR_SEPARATOR)[0]
+
+
 def scale_of(name: str) -> int:
     """Base units per user unit: bytes are already integral; cores, devices and custom counts use milli."""
-    return 1 if name == MEMORY else _MILLI
+    return 1 if base_name(name) == MEMORY else _MILLI
 
 
 def format_amount(name: str, raw: int) -> str:
     """One amount as a person reads it: `2 gpu`, `500m cpu`, `8Gi memory`."""
-    if name == MEMORY:
+    if base_name(name) == MEMORY:
         for suffix, size in _BINARY_SUFFIXES:
             if raw >= size and raw % size == 0:
                 return f"{raw // size}{suffix} {name}"
@@ -154,10 +161,11 @@ def describe(raw: Mapping[str, int], names: Iterable[str] | None = None) -> str:
     return ", ".join(format_amount(name, raw[name]) for name in sorted(chosen, key=_display_rank))
 
 
-def _display_rank(name: str) -> tuple[int, str]:
+def _display_rank(full: str) -> tuple[int, str]:
+    name = base_name(full)
     if name == GPU or name.startswith(GPU_FLAVOR_PREFIX):
-        return (0, name)
-    return (1 if name in (CPU, MEMORY) else 2, name)
+        return (0, full)
+    return (1 if name in (CPU, MEMORY) else 2, full)
 
 
 def _to_raw(name: str, value: Amount) -> int:

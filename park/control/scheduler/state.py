@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
+from park.control.scheduler.flavors import flavor_of
 from park.control.scheduler.model import QueueName, QueueSpec, Snapshot, Workload, WorkloadId
 from park.control.scheduler.ordering import PendingQueue
 from park.control.scheduler.preemption import Holder
@@ -77,7 +78,10 @@ class ClusterState:
         """Record an admission the cycle made (the pending entry is removed by the cycle's cursor)."""
         self.nominated[workload.queue].pop(workload.id, None)
         charged = Resources(dict(amounts))
-        admitted = replace(workload, admitted_at=now, charged=charged, evicting=False, nominated=False)
+        flavor = flavor_of(amounts) or workload.flavor
+        admitted = replace(
+            workload, admitted_at=now, charged=charged, evicting=False, nominated=False, flavor=flavor
+        )
         self.workloads[workload.id] = admitted
         self._hold(Holder(admitted, amounts))
         return admitted
@@ -116,7 +120,7 @@ class ClusterState:
         elif workload.charged is not None:
             self._hold(Holder(workload, workload.charged.nonzero()))
         else:
-            self._hold(Holder(workload, self.book.options(name, workload.demand)[0]))
+            self._hold(Holder(workload, self.book.holding(workload)))
 
     def _detach(self, workload: Workload) -> None:
         name = workload.queue

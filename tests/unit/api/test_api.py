@@ -175,6 +175,7 @@ def test_discovery_lists_the_kinds_this_server_serves(client: TestClient) -> Non
         "ParkService",
         "ParkQueue",
         "ParkPriorityClass",
+        "ParkResourceFlavor",
         "FederatedNode",
     }
     assert kinds["ParkQueue"] == {

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from rich.console import Console
 
 from park.cli import render
+from park.core.flavors import ParkResourceFlavor, ParkResourceFlavorSpec
 from park.core.meta import ObjectMeta
 from park.core.resources import (
     ComputeResources,
@@ -18,6 +19,7 @@ from park.core.resources import (
     ParkQueue,
     ParkQueueSpec,
     ParkService,
+    QueueFlavor,
     QueueUsageStatus,
 )
 
@@ -131,3 +133,24 @@ def test_cluster_table_shows_the_cpus_and_gpus_its_ray_nodes_hold() -> None:
     header, row = console.export_text().splitlines()[:2]
     assert header.split() == ["NAME", "STATUS", "CPUS", "GPUS", "DASHBOARD", "AGE"]
     assert row.split()[:4] == ["gpus", "Ready", "10", "2"]
+
+
+def test_queue_table_sums_a_flavored_queues_quota_and_the_flavor_table_shows_where_pods_go() -> None:
+    flavors = [
+        QueueFlavor(name="h100", nominal_quota=ComputeResources(cpu="64", gpu=8)),
+        QueueFlavor(name="a100", nominal_quota=ComputeResources(gpu=4)),
+    ]
+    queue = ParkQueue(
+        metadata=ObjectMeta(name="team", creation_timestamp=NOW), spec=ParkQueueSpec(flavors=flavors)
+    )
+    flavor = ParkResourceFlavor(
+        metadata=ObjectMeta(name="h100", creation_timestamp=NOW),
+        spec=ParkResourceFlavorSpec(accelerator="nvidia-h100", node_labels={"zone": "us-east1-b"}),
+    )
+    console = Console(width=120, record=True)
+    console.print(render.table("ParkQueue", [queue], show_namespace=False))
+    console.print(render.table("ParkResourceFlavor", [flavor], show_namespace=False))
+    lines = console.export_text().splitlines()
+    assert lines[1].split()[3] == "cpu=64,gpu=12"
+    assert lines[2].split()[:5] == ["NAME", "ACCELERATOR", "NODE", "LABELS", "TOLERATIONS"]
+    assert lines[3].split()[:4] == ["h100", "nvidia-h100", "zone=us-east1-b", "0"]

@@ -10,7 +10,15 @@ import yaml
 
 from park.control.reconcile.submission import build_submission
 from park.core.loading import load_documents
-from park.core.resources import AnyResource, ParkCluster, ParkJob, ParkService, PodTemplate, Toleration
+from park.core.resources import (
+    Admission,
+    AnyResource,
+    ParkCluster,
+    ParkJob,
+    ParkService,
+    PodTemplate,
+    Toleration,
+)
 from park.operator.kuberay import ray_service_spec
 from park.operator.settings import DEFAULT_RAY_IMAGE, OperatorSettings
 from park.substrates.interface import JobSubmission
@@ -20,6 +28,7 @@ from park.substrates.kuberay_specs import (
     GPU_RESOURCE,
     OWNER_NAME,
     SPEC_HASH,
+    admitted_cluster_spec,
     child_object,
     job_cluster_spec,
     ray_cluster_spec,
@@ -304,3 +313,53 @@ def test_the_submitter_pod_runs_where_the_clusters_pods_run_and_asks_little() ->
         submitter["volumes"] == [{"name": "data", "emptyDir": {}}] and submitter["restartPolicy"] == "Never"
     )
     assert container["resources"]["requests"]["cpu"] == "100m"
+
+
+def test_a_job_admitted_on_a_flavor_runs_every_pod_on_that_flavors_nodes() -> None:
+    """The flavor's nodeLabels join the cluster's nodeSelector (and win), its tolerations are added."""
+    gpu_taint = Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
+    admission = Admission(
+        admitted=True,
+        flavor="h100-us-east",
+        node_selector={"topology.kubernetes.io/zone": "us-east1-b", "pool": "h100"},
+        tolerations=[gpu_taint],
+    )
+    own = PodTemplate(node_selector={"pool": "any", "team": "a"}, tolerations=[Toleration(key="team-a")])
+    template = cluster().spec.model_copy(update={"pods": own})
+    body = rayjob_body(
+        submission(job(admission=admission)),
+        cluster=job_cluster_spec(job(admission=admission), template),
+        pods=PodTemplate(image="img"),
+        ray_version="2.60.0",
+    )
+    spec = body["spec"]
+    pods = [
+        spec["rayClusterSpec"]["headGroupSpec"]["template"],
+        spec["rayClusterSpec"]["workerGroupSpecs"][0]["template"],
+        spec["submitterPodTemplate"],
+    ]
+    for pod in pods:
+        assert pod["spec"]["nodeSelector"] == {
+            "pool": "h100",
+            "team": "a",
+            "topology.kubernetes.io/zone": "us-east1-b",
+        }
+        assert pod["spec"]["tolerations"] == [
+            {"key": "team-a"},
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+        ]
+
+
+def test_a_job_on_a_queue_without_flavors_keeps_its_clusters_placement() -> None:
+    plain = Admission(admitted=True, queue="default")
+    template = cluster().spec.model_copy(update={"pods": PodTemplate(node_selector={"pool": "any"})})
+    assert job_cluster_spec(job(admission=plain), template).pods == template.pods
+
+
+def test_a_charged_cluster_admitted_on_a_flavor_is_placed_on_its_nodes() -> None:
+    admission = Admission(admitted=True, flavor="a100", node_selector={"gpu": "a100"})
+    spec = ray_cluster_spec(
+        admitted_cluster_spec(cluster().spec, admission), pods=PodTemplate(image="i"), ray_version="v"
+    )
+    for group in (spec["headGroupSpec"], *spec["workerGroupSpecs"]):
+        assert group["template"]["spec"]["nodeSelector"] == {"gpu": "a100"}
