@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from park.substrates.interface import ClusterHandle, HeadConfig, JobInfo, JobSubmission, ServeApplicationState
+from park.substrates.interface import (
+    ClusterHandle,
+    HeadConfig,
+    JobInfo,
+    JobSubmission,
+    ServeApplicationState,
+    ServeDeclaration,
+)
 
 
 class NoClusters:
@@ -33,7 +40,7 @@ class NoClusters:
     def stop_job(self, handle: ClusterHandle, submission_id: str) -> bool:
         return False
 
-    def deploy_applications(self, handle: ClusterHandle, applications: list[dict[str, Any]]) -> None:
+    def deploy_applications(self, handle: ClusterHandle, declaration: ServeDeclaration) -> None:
         raise AssertionError("not used")
 
     def serve_applications(self, handle: ClusterHandle) -> dict[str, ServeApplicationState]:
