@@ -12,12 +12,16 @@ calls, so phases, messages, events, `status.deployments` and endpoints are the s
   server's service proxy, read by the same parser as on `park up` (replica targets and counts, which
   the scheduler reads from `status.deployments`); when the head cannot be reached, KubeRay's copy in
   the RayService's status (each application's and deployment's status and message, no replica counts).
+  An application Serve runs is RUNNING here only once KubeRay routes the Serve Service to it (the
+  RayService's `Ready` condition): on `park up` Serve's proxy answers at once, here the endpoint is that
+  Service, so `Running` means the same on both: the listed endpoint answers.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any, Protocol
 
 import urllib3
@@ -42,6 +46,8 @@ logger = logging.getLogger(__name__)
 SERVE_PORT = 8000
 SERVE_PATH = "api/serve/applications/"
 PROXY_TIMEOUT_S = 5.0  # a head that does not answer must not hold a reconcile: KubeRay's copy answers
+UNREADABLE = (ApiException, urllib3.exceptions.HTTPError, OSError, KeyError, TypeError, ValueError)
+"""No Serve to ask (no head Service yet, a head that does not answer) or an answer of another shape."""
 
 
 class HeadProxy(Protocol):
@@ -102,6 +108,26 @@ def status_applications(rayservice: dict[str, Any]) -> dict[str, ServeApplicatio
         )
         for name, app in apps.items()
         if isinstance(app, dict)
+    }
+
+
+def is_ready(rayservice: dict[str, Any]) -> bool:
+    """KubeRay's `Ready` condition: the Serve Service has endpoints (the deprecated `serviceStatus` says the
+    same where a KubeRay without conditions wrote the status)."""
+    status = rayservice.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if isinstance(condition, dict) and condition.get("type") == "Ready":
+            return condition.get("status") == "True"
+    return status.get("serviceStatus") == "Running"
+
+
+def routed(apps: dict[str, ServeApplicationState], ready: bool) -> dict[str, ServeApplicationState]:
+    """Serve's RUNNING applications are still DEPLOYING while nothing routes the Serve Service to them."""
+    if ready:
+        return apps
+    return {
+        name: replace(app, status="DEPLOYING") if app.status == "RUNNING" else app
+        for name, app in apps.items()
     }
 
 
@@ -188,18 +214,14 @@ class KubeRayServices:
         rayservice = self._objects.get("RayService", namespace, name)
         if rayservice is None:
             return {}
+        return routed(self._applications(namespace, rayservice), is_ready(rayservice))
+
+    def _applications(self, namespace: str, rayservice: dict[str, Any]) -> dict[str, ServeApplicationState]:
         cluster = serving_status(rayservice).get("rayClusterName")
         if cluster:
             try:
                 return serve.parse_applications(self._read_serve(namespace, str(cluster)))
-            except (
-                ApiException,
-                urllib3.exceptions.HTTPError,
-                OSError,
-                KeyError,
-                TypeError,
-                ValueError,
-            ) as exc:
+            except UNREADABLE as exc:
                 logger.debug(
                     "Serve on %s/%s not reachable (%s); reading KubeRay's status", namespace, cluster, exc
                 )

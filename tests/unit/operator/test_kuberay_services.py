@@ -227,11 +227,17 @@ def test_serve_is_read_on_the_head_through_the_proxy_with_replica_counts(kuberay
     apps = adapter.serve_applications(adapter.get_cluster("ns.chat"))
     assert proxy.calls == [("chat-hp6wt-head-svc:dashboard", "ns", "api/serve/applications/")]
     app = apps["ns.chat.llm"]
-    assert (app.status, app.route_prefix) == ("RUNNING", "/ns/chat")
+    assert (app.status, app.route_prefix) == ("DEPLOYING", "/ns/chat"), (
+        "running, but nothing routes to it yet"
+    )
     decode = app.deployments["decode"]
     assert (decode.status, decode.target_replicas, decode.running_replicas) == ("UPSCALING", 3, 2)
     assert decode.replica_resources == {"cpu": 1.0, "gpu": 1.0}
     assert decode.replica_states == {"RUNNING": 2, "STARTING": 1}
+
+    ready = {"type": "Ready", "status": "True", "reason": "NonZeroServeEndpoints", "message": ""}
+    objects.set_status("RayService", "chat", {**RAYSERVICE_STATUS, "conditions": [ready]})
+    assert adapter.serve_applications(adapter.get_cluster("ns.chat"))["ns.chat.llm"].status == "RUNNING"
 
 
 def test_kuberays_copy_answers_when_the_head_is_out_of_reach(kuberay: Any) -> None:

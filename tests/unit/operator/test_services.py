@@ -93,6 +93,19 @@ def serve_answer(
     }
 
 
+def kuberay_status(answer: dict[str, Any], *, routed: bool | None = None) -> dict[str, Any]:
+    """What KubeRay writes while it deploys `answer`'s applications: Ready (its Serve Service routed) once
+    Serve runs them all, as KubeRay does, unless told otherwise."""
+    apps = answer["applications"].values()
+    ready = all(app["status"] == "RUNNING" for app in apps) if routed is None else routed
+    condition = {
+        "type": "Ready",
+        "status": str(ready),
+        "reason": "NonZeroServeEndpoints" if ready else "Initializing",
+    }
+    return {"conditions": [condition], "pendingServiceStatus": {"rayClusterName": "chat-x7k2p"}}
+
+
 @dataclass
 class LocalHead:
     """`park up`'s substrate at its Serve seam: the shared head of ParkCluster `gpus`, running what was
@@ -161,9 +174,7 @@ class World:
             self.head.answer = answer
         else:
             self.proxy.answer = answer  # from the head of the cluster KubeRay deploys to
-            self.kuberay.set_status(
-                "RayService", "chat", {"pendingServiceStatus": {"rayClusterName": "chat-x7k2p"}}
-            )
+            self.kuberay.set_status("RayService", "chat", kuberay_status(answer))
 
     def declared(self) -> list[dict[str, Any]]:
         if self.substrate == "park up":
@@ -315,6 +326,27 @@ def test_the_same_observations_give_the_same_status_on_both_substrates(tmp_path:
         "Running",
         "Unhealthy",
     ]
+
+
+def test_on_kubernetes_a_service_runs_once_kuberay_routes_its_serve_service(tmp_path: Path) -> None:
+    """Serve may say RUNNING before KubeRay routes `<name>-serve-svc` to it: until then nothing answers."""
+    world = World(tmp_path, "kuberay")
+    world.checkpoint()
+    world.admit()
+    world.reconcile()
+    answer = serve_answer("RUNNING", "HEALTHY", target=2, running=2)
+    world.proxy.answer = answer
+    world.kuberay.set_status("RayService", "chat", kuberay_status(answer, routed=False))
+    world.reconcile()
+    deploying = world.service()
+    assert (deploying.status.phase, deploying.status.message) == (
+        "Deploying",
+        "application ns.chat.llm is deploying",
+    )
+    assert deploying.status.deployments[0].running_replicas == 2
+    world.kuberay.set_status("RayService", "chat", kuberay_status(answer))
+    world.reconcile()
+    assert world.service().status.phase == "Running" and world.reasons() == ["Running"]
 
 
 def test_an_application_serve_would_refuse_fails_the_service_before_any_rayservice(world: World) -> None:
