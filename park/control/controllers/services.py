@@ -79,7 +79,8 @@ class ServiceReconciler:
             match action:
                 case SyncServe():
                     assert observed.cluster is not None, "Serve is synced only on a running cluster"
-                    await self._sync(writer, observed)
+                    if not await self._sync(writer, observed):
+                        break  # rejected: the service says so, not what the plan expected of Serve
                 case _:
                     raise TypeError(f"unexpected action {action!r}")
         if plan.requeue_after is None:
@@ -108,7 +109,8 @@ class ServiceReconciler:
             return str(exc)
         return None
 
-    async def _sync(self, writer: ObjectWriter, observed: ServiceObservation) -> None:
+    async def _sync(self, writer: ObjectWriter, observed: ServiceObservation) -> bool:
+        """Declare what the service's cluster should serve; False when the substrate refused it."""
         assert observed.cluster is not None
         handle = observed.cluster
         async with self._cluster_locks.setdefault(handle.key, asyncio.Lock()):
@@ -125,7 +127,7 @@ class ServiceReconciler:
             if declared == self._declared.get(handle.key) and _same_names(
                 declaration.applications, observed.apps
             ):
-                return
+                return True
             try:
                 await asyncio.to_thread(self._substrate.deploy_applications, handle, declaration)
             except SubstrateUnavailableError:
@@ -133,8 +135,9 @@ class ServiceReconciler:
             except SubstrateError as exc:
                 self._declared.pop(handle.key, None)
                 self._rejected(writer, str(exc))
-                return
+                return False
             self._declared[handle.key] = declared
+            return True
 
     def _declaration(self, service: ParkService) -> ServeDeclaration:
         if self._layout is Layout.OWN_CLUSTER:

@@ -424,3 +424,21 @@ def test_on_kubernetes_a_spec_change_patches_the_rayservice_and_kuberays_copy_an
     world.reconcile()
     (declared,) = world.declared()
     assert declared["args"]["model"] == "/models/other"
+
+
+def test_a_rayservice_in_the_way_fails_the_service_once_and_stays_untouched(tmp_path: Path) -> None:
+    world = World(tmp_path, "kuberay")
+    world.kuberay.create(
+        {"kind": "RayService", "metadata": {"name": "chat", "namespace": "ns"}, "spec": {"x": 1}}
+    )
+    world.checkpoint()
+    world.admit()
+    for _ in range(3):
+        world.reconcile()
+        failed = world.service()
+        assert failed.status.phase == "Failed", "not flipped back to Deploying by the rest of the plan"
+    assert str(failed.status.message).startswith(
+        "a RayService named chat that Park did not make is in the way"
+    )
+    assert world.reasons() == ["DeployRejected"]
+    assert world.kuberay.get("RayService", "ns", "chat")["spec"] == {"x": 1}
