@@ -5,9 +5,10 @@
 - KubeRay's kinds: one `KubeRayCache` whose changes queue the owner named by the child's labels (a RayJob
   → its ParkJob, a RayCluster → its ParkCluster, a RayService → its ParkService).
 
-ParkJobs are reconciled by `park up`'s job controller over KubeRay jobs (park.operator.jobs); ParkClusters
-and ParkServices by `Reconcilers`. Each controller's work queue holds a key once however often it is
-added, retries a failure with backoff, and resyncs from memory every `PARK_OPERATOR_RESYNC_SECONDS`.
+ParkJobs and ParkServices are reconciled by `park up`'s controllers over KubeRay adapters
+(park.operator.jobs, park.operator.services); ParkClusters by `Reconcilers`. Each controller's work
+queue holds a key once however often it is added, retries a failure with backoff, and resyncs from
+memory every `PARK_OPERATOR_RESYNC_SECONDS`.
 No finalizers: children carry owner references, so the garbage collector removes them with the owner.
 """
 
@@ -28,6 +29,7 @@ from park.core.errors import InvalidError
 from park.core.resources import ResourceKey
 from park.operator.jobs import job_controller
 from park.operator.reconcilers import Reconcilers
+from park.operator.services import service_controller
 from park.operator.settings import OperatorSettings
 from park.substrates.kuberay_cache import CachedKubeRayObjects, KubeRayCache
 from park.substrates.kuberay_specs import OWNER_KIND, OWNER_NAME
@@ -37,7 +39,7 @@ OWNERS = {"RayJob": "ParkJob", "RayCluster": "ParkCluster", "RayService": "ParkS
 
 
 class OwnerReconciler:
-    """A ParkCluster's or ParkService's pass of `Reconcilers`, as a `Controller` runs it."""
+    """A ParkCluster's pass of `Reconcilers`, as a `Controller` runs it."""
 
     def __init__(self, reconcilers: Reconcilers, kind: str) -> None:
         self._reconcilers = reconcilers
@@ -68,15 +70,13 @@ def operator_controllers(
     reconcilers = Reconcilers(store=cached, children=children, settings=settings, clock=SystemClock())
     controllers = [
         job_controller(cached, api_client, settings, objects=children, informer=informer),
-        *(
-            Controller(
-                store=cached,
-                reconciler=OwnerReconciler(reconcilers, kind),
-                resync_seconds=settings.resync_seconds,
-                workers=4,
-                informer=informer,
-            )
-            for kind in ("ParkCluster", "ParkService")
+        service_controller(cached, api_client, settings, objects=children, informer=informer),
+        Controller(
+            store=cached,
+            reconciler=OwnerReconciler(reconcilers, "ParkCluster"),
+            resync_seconds=settings.resync_seconds,
+            workers=4,
+            informer=informer,
         ),
     ]
     by_kind = {controller.kind: controller for controller in controllers}

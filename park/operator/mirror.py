@@ -12,13 +12,8 @@ from typing import Any
 from park.core.meta import Condition, set_condition
 from park.core.resources import (
     ClusterPhase,
-    JobPhase,
     ParkClusterStatus,
-    ParkServiceStatus,
-    ServicePhase,
 )
-
-_RAY_JOB_TERMINAL: dict[str, JobPhase] = {"SUCCEEDED": "Succeeded", "FAILED": "Failed", "STOPPED": "Stopped"}
 
 
 def kuberay_conditions(
@@ -93,40 +88,5 @@ def cluster_status(
             "address": f"{service}.{namespace}.svc:{endpoints.get('gcs-server', 6379)}" if service else None,
             "resources": dict(resources or {}),
             "started_at": current.started_at or (now if phase == "Ready" else None),
-        }
-    )
-
-
-def service_phase(
-    admitted: bool, ray: dict[str, Any] | None, *, estimate_written: bool
-) -> tuple[ServicePhase, str]:
-    if not admitted:
-        return ("Queued" if estimate_written else "Pending"), "waiting for the scheduler to grant replicas"
-    ray = ray or {}
-    ready = _condition(ray, "Ready")
-    if ready is not None and ready.get("status") == "True":
-        return "Running", "Serve reports every application healthy"
-    if ready is not None and ready.get("message"):
-        return "Deploying", str(ready["message"])
-    return "Deploying", "KubeRay is starting the Ray cluster and Serve"
-
-
-def service_status(
-    current: ParkServiceStatus,
-    ray: dict[str, Any] | None,
-    *,
-    phase: ServicePhase,
-    message: str,
-    endpoints: list[str],
-    generation: int | None,
-    now: datetime,
-) -> ParkServiceStatus:
-    return current.model_copy(
-        update={
-            "phase": phase,
-            "message": message,
-            "endpoints": endpoints,
-            "observed_generation": generation,
-            "conditions": kuberay_conditions(current.conditions, ray or {}, now),
         }
     )

@@ -1,7 +1,10 @@
-"""Level-triggered reconcilers: read the Park object and its KubeRay child, converge, mirror status.
+"""The ParkCluster reconciler: read the ParkCluster and its RayCluster, converge, mirror status.
 
-The operator's controllers (park.operator.controllers) call the same function with the object's name on
-any change of the Park object or of its child, so a missed event, a crash mid-way or a resync only
+(ParkJobs and ParkServices go through `park up`'s controllers and planners over KubeRay adapters:
+park.operator.jobs, park.operator.services. ParkClusters have no substrate-neutral planner yet.)
+
+The operator's ParkCluster controller (park.operator.controllers) calls it with the object's name on
+any change of the ParkCluster or of its RayCluster, so a missed event, a crash mid-way or a resync only
 repeats idempotent steps. Status writes carry the resourceVersion they were computed from; on 409 the
 whole pass runs again on a fresh read.
 """
@@ -13,38 +16,20 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from park.control.controllers.services import model_checkpoints
 from park.control.costs import cluster_cost, ray_resources
 from park.control.reconcile.cluster import may_run, queued_status
-from park.control.reconcile.service import (
-    estimated_deployments,
-    is_admitted,
-    missing_models,
-    route_prefix,
-    waiting_for_models,
-)
 from park.control.store import Store
 from park.control.store.interface import EventType
 from park.core.clock import Clock
 from park.core.errors import ConflictError, NotFoundError
-from park.core.resources import AnyResource, ParkCluster, ParkClusterSpec, ParkService
-from park.operator.kuberay import ray_service_spec
-from park.operator.mirror import cluster_status, service_phase, service_status
+from park.core.resources import AnyResource, ParkCluster
+from park.operator.mirror import cluster_status
 from park.operator.settings import OperatorSettings
-from park.substrates.kuberay_objects import ChildObjects
-from park.substrates.kuberay_specs import (
-    SPEC_HASH,
-    admitted_cluster_spec,
-    child_object,
-    ray_cluster_spec,
-    spec_hash,
-)
+from park.substrates.kuberay_objects import ChildObjects, ensure_child, is_owned_by
+from park.substrates.kuberay_specs import admitted_cluster_spec, ray_cluster_spec
 
 logger = logging.getLogger(__name__)
 CONFLICT_RETRIES = 5
-SERVE_PORT = 8000
-MODEL_POLL_SECONDS = 5.0
-"""How often a ParkService waiting for a `job:<name>` model's checkpoint looks again."""
 
 
 class Reconcilers:
@@ -59,7 +44,7 @@ class Reconcilers:
     def reconcile(self, kind: str, namespace: str, name: str) -> float | None:
         """Converge one Park object; a conflict means someone wrote first, so read again and redo.
         Returns seconds until it wants another look with no change (None: only on a change)."""
-        once = {"ParkCluster": self._cluster, "ParkService": self._service}[kind]
+        once = {"ParkCluster": self._cluster}[kind]
         for _ in range(CONFLICT_RETRIES):
             try:
                 obj = self._store.get(kind, namespace, name)
@@ -108,81 +93,22 @@ class Reconcilers:
         self._write_status(obj, status)
         return None
 
-    def _template(self, namespace: str | None, name: str) -> ParkClusterSpec | None:
-        """The ParkCluster a job or service names shapes its own Ray cluster (head, worker groups)."""
-        try:
-            cluster = self._store.get("ParkCluster", namespace, name)
-        except NotFoundError:
-            return None
-        return cluster.spec if isinstance(cluster, ParkCluster) else None
-
-    # ParkService → RayService (created once the scheduler granted its replicas)
-
-    def _service(self, obj: AnyResource) -> float | None:
-        assert isinstance(obj, ParkService)
-        service = obj
-        namespace = service.metadata.namespace or "default"
-        admitted = is_admitted(service)
-        checkpoints = model_checkpoints(self._store, service)
-        missing = missing_models(service, checkpoints)
-        ray: dict[str, Any] | None = None
-        if admitted and not missing:
-            template = self._template(namespace, service.spec.cluster) or ParkClusterSpec()
-            spec = ray_service_spec(
-                service,
-                cluster=admitted_cluster_spec(template, service.status.admission),
-                pods=self._settings.pod_defaults(),
-                ray_version=self._settings.ray_version,
-                checkpoints=checkpoints,
-            )
-            ray = self._ensure(service, "RayService", spec)
-        phase, message = service_phase(admitted, (ray or {}).get("status"), estimate_written=True)
-        if missing:  # Pending asks the scheduler for nothing yet (looked at again every MODEL_POLL_SECONDS)
-            phase, message = "Pending", waiting_for_models(missing)
-        status = service_status(
-            service.status,
-            (ray or {}).get("status"),
-            phase=phase,
-            message=message,
-            endpoints=_serve_endpoints(service, namespace) if admitted else [],
-            generation=service.metadata.generation,
-            now=self._clock.now(),
-        )
-        if not status.deployments:
-            status = status.model_copy(update={"deployments": estimated_deployments(service)})
-        self._write_status(service, status)
-        return MODEL_POLL_SECONDS if missing else None
-
     # shared
 
     def _ensure(self, owner: AnyResource, kind: str, spec: dict[str, Any]) -> dict[str, Any] | None:
         """Create the child, or rewrite its spec when Park's desired spec changed; None: not ours (yet)."""
-        namespace = owner.metadata.namespace or "default"
-        ray = self._children.get(kind, namespace, owner.metadata.name)
-        if ray is None:
-            ray, created = self._children.create(child_object(kind, owner, spec))
-            if created:
-                self._event(owner, "Normal", f"Created{kind}", f"created {kind} {owner.metadata.name}")
-        if not _owned_by(ray, owner):
-            return None
-        if (ray["metadata"].get("annotations") or {}).get(SPEC_HASH) != spec_hash(spec):
-            patch = {
-                "metadata": {
-                    "resourceVersion": ray["metadata"]["resourceVersion"],
-                    "annotations": {SPEC_HASH: spec_hash(spec)},
-                },
-                "spec": spec,
-            }
-            ray = self._children.patch(kind, namespace, owner.metadata.name, patch)
-            self._event(
-                owner, "Normal", f"Updated{kind}", f"updated {kind} {owner.metadata.name} to the new spec"
-            )
+        ray, change = ensure_child(self._children, kind, owner, spec)
+        name = owner.metadata.name
+        if change == "created":
+            self._event(owner, "Normal", f"Created{kind}", f"created {kind} {name}")
+        elif change == "updated":
+            self._event(owner, "Normal", f"Updated{kind}", f"updated {kind} {name} to the new spec")
         return ray
 
     def _remove(self, owner: AnyResource, kind: str) -> None:
         namespace = owner.metadata.namespace or "default"
         child = self._children.get(kind, namespace, owner.metadata.name)
-        if child is not None and _owned_by(child, owner):
+        if child is not None and is_owned_by(child, owner):
             self._children.delete(kind, namespace, owner.metadata.name)
             self._event(
                 owner, "Normal", f"Deleted{kind}", f"deleted {kind} {owner.metadata.name}: not admitted"
@@ -199,14 +125,3 @@ class Reconcilers:
     def _event(self, obj: AnyResource, type: EventType, reason: str, message: str) -> None:
         logger.info("%s: %s: %s", obj.key, reason, message)
         self._store.record_event(obj, type=type, reason=reason, message=message)
-
-
-def _owned_by(child: dict[str, Any], owner: AnyResource) -> bool:
-    refs = child.get("metadata", {}).get("ownerReferences") or []
-    return any(ref.get("uid") == owner.metadata.uid for ref in refs)
-
-
-def _serve_endpoints(service: ParkService, namespace: str) -> list[str]:
-    """KubeRay's Serve Service for a RayService is `<name>-serve-svc`; apps route as in embedded mode."""
-    base = f"http://{service.metadata.name}-serve-svc.{namespace}.svc:{SERVE_PORT}"
-    return [base + route_prefix(service, app) for app in service.spec.applications]

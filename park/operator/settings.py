@@ -42,6 +42,9 @@ class OperatorSettings(BaseSettings):
     job_poll_seconds: float = Field(5.0, gt=0)
     """How often a running ParkJob is looked at with no change of its RayJob: for its report (progress,
     checkpoint). KubeRay's status changes reach the operator by watch at once."""
+    service_poll_seconds: float = Field(5.0, gt=0)
+    """How often a ParkService is looked at with no change of its RayService: Serve's replica targets and
+    states, read from Serve on its head (they change with no KubeRay event)."""
     scheduler_min_runtime_seconds: float = Field(60.0, ge=0)
     scheduler_aging_seconds: float = Field(300.0, gt=0)
 

@@ -23,6 +23,7 @@ _RESOURCE_NAMES = {"CPU": "cpu", "GPU": "gpu", "memory": "memory"}
 
 
 def deploy_applications(handle: ClusterHandle, applications: list[dict[str, Any]]) -> None:
+    """PUT the cluster's whole application set (Serve's `ServeDeploySchema`)."""
     if not handle.serve_url:
         raise SubstrateError(f"Ray cluster {handle.key} has no Serve port; restart the cluster to serve")
     port = urlsplit(handle.serve_url).port
@@ -55,11 +56,18 @@ def serve_applications(handle: ClusterHandle) -> dict[str, ServeApplicationState
     check(handle, response, "read Serve applications")
     data = read_json(handle, response)
     try:
-        return {name: _application(name, app) for name, app in (data.get("applications") or {}).items()}
+        return parse_applications(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise SubstrateError(
             f"Ray cluster {handle.key} described its Serve applications in an unknown shape"
         ) from exc
+
+
+def parse_applications(data: dict[str, Any]) -> dict[str, ServeApplicationState]:
+    """Serve's `GET /api/serve/applications/` answer (`ServeInstanceDetails`) → its applications, by name;
+    read the same way on `park up` and, through the API server's service proxy, on KubeRay.
+    Raises KeyError, TypeError or ValueError on another shape."""
+    return {name: _application(name, app) for name, app in (data.get("applications") or {}).items()}
 
 
 def _application(name: str, app: dict[str, Any]) -> ServeApplicationState:

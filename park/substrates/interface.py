@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from park.core.resources import ParkClusterSpec
+from park.core.resources import ParkClusterSpec, ParkService
 
 RayJobStatus = Literal["PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"]
 TERMINAL_RAY_STATUSES: frozenset[str] = frozenset({"STOPPED", "SUCCEEDED", "FAILED"})
@@ -108,8 +108,9 @@ class ServeDeploymentState:
     name: str
     status: str  # HEALTHY, UPDATING, UPSCALING, DOWNSCALING, UNHEALTHY, DEPLOY_FAILED
     message: str
-    target_replicas: int
-    running_replicas: int
+    target_replicas: int | None
+    """None where only the deployment's status is known (KubeRay's RayService status has no replicas)."""
+    running_replicas: int | None
     replica_resources: dict[str, float]  # what each replica asks of Ray: CPU, GPU, memory, custom
     replica_states: dict[str, int] = field(default_factory=dict)
 
@@ -123,9 +124,21 @@ class ServeApplicationState:
     deployments: dict[str, ServeDeploymentState] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ServeDeclaration:
+    """Every Serve application one Ray cluster should run (Serve's config schema, named and routed)."""
+
+    applications: list[dict[str, Any]]
+    cluster: ParkClusterSpec | None = None
+    """The Ray cluster to bring, where the substrate brings one per service (KubeRay's RayService); a
+    shared head (the local substrate) serves on the cluster it has."""
+    owner: ParkService | None = None
+    """The one service whose applications these are, where the cluster is its own (it owns the RayService)."""
+
+
 class ServeSubstrate(Protocol):
-    def deploy_applications(self, handle: ClusterHandle, applications: list[dict[str, Any]]) -> None:
-        """Declare the cluster's whole set of Serve applications (Serve's config schema); absent ones go."""
+    def deploy_applications(self, handle: ClusterHandle, declaration: ServeDeclaration) -> None:
+        """Declare the cluster's whole set of Serve applications; absent ones go."""
         ...
 
     def serve_applications(self, handle: ClusterHandle) -> dict[str, ServeApplicationState]:
@@ -135,6 +148,16 @@ class ServeSubstrate(Protocol):
     def check_applications(self, applications: list[dict[str, Any]]) -> None:
         """Raise InvalidError (one line) when Serve would refuse these entries."""
         ...
+
+
+class ServeRunner(ServeSubstrate, Protocol):
+    """What a service's lifecycle needs of a substrate: the cluster its applications run on, and Serve.
+
+    The local substrate serves every service of a ParkCluster on that cluster's one head; KubeRay
+    (park.substrates.kuberay_services) brings a RayService, and so a Ray cluster, per service.
+    """
+
+    def get_cluster(self, key: str) -> ClusterHandle | None: ...
 
 
 class Substrate(ClusterSubstrate, JobSubstrate, ServeSubstrate, Protocol):

@@ -6,10 +6,13 @@ is idempotent: a replica that loses a create race reads what the winner made.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
+
+from park.core.resources import AnyResource
+from park.substrates.kuberay_specs import SPEC_HASH, child_object, spec_hash
 
 RAY_GROUP = "ray.io"
 RAY_VERSION = "v1"
@@ -87,6 +90,41 @@ class KubeRayObjects:
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+
+Change = Literal["created", "updated", ""]
+
+
+def ensure_child(
+    objects: ChildObjects, kind: str, owner: AnyResource, spec: dict[str, Any]
+) -> tuple[dict[str, Any] | None, Change]:
+    """Create the owner's child (same name), or rewrite its spec when Park's desired spec changed (the
+    `park.dev/spec-hash` annotation says what it was written from). Returns the child and what was done;
+    None when a child of that name is not this owner's (someone else's, or an older owner's being deleted).
+    A patch carries the resourceVersion it was computed from, so a stale one fails with 409."""
+    namespace = owner.metadata.namespace or "default"
+    child = objects.get(kind, namespace, owner.metadata.name)
+    change: Change = ""
+    if child is None:
+        child, created = objects.create(child_object(kind, owner, spec))
+        change = "created" if created else ""
+    if not is_owned_by(child, owner):
+        return None, ""
+    if (child["metadata"].get("annotations") or {}).get(SPEC_HASH) != spec_hash(spec):
+        patch = {
+            "metadata": {
+                "resourceVersion": child["metadata"]["resourceVersion"],
+                "annotations": {SPEC_HASH: spec_hash(spec)},
+            },
+            "spec": spec,
+        }
+        child, change = objects.patch(kind, namespace, owner.metadata.name, patch), "updated"
+    return child, change
+
+
+def is_owned_by(child: dict[str, Any], owner: AnyResource) -> bool:
+    refs = child.get("metadata", {}).get("ownerReferences") or []
+    return any(ref.get("uid") == owner.metadata.uid for ref in refs)
 
 
 def as_dict(value: object) -> dict[str, Any]:

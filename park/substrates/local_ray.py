@@ -35,6 +35,7 @@ from park.substrates.interface import (
     JobInfo,
     JobSubmission,
     ServeApplicationState,
+    ServeDeclaration,
 )
 
 logger = logging.getLogger(__name__)
@@ -113,8 +114,8 @@ class LocalRaySubstrate:
 
     # ServeSubstrate
 
-    def deploy_applications(self, handle: ClusterHandle, applications: list[dict[str, Any]]) -> None:
-        serve.deploy_applications(handle, applications)
+    def deploy_applications(self, handle: ClusterHandle, declaration: ServeDeclaration) -> None:
+        serve.deploy_applications(handle, declaration.applications)
 
     def serve_applications(self, handle: ClusterHandle) -> dict[str, ServeApplicationState]:
         return serve.serve_applications(handle)

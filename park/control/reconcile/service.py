@@ -27,7 +27,7 @@ from park.control.reconcile.actions import (
     WriteStatus,
 )
 from park.core.resources import ParkService, ParkServiceStatus, ServiceDeployment, ServicePhase
-from park.substrates.interface import ClusterHandle, ServeApplicationState
+from park.substrates.interface import ClusterHandle, ServeApplicationState, ServeDeploymentState
 
 SERVICE_FINALIZER = "park.dev/serve"
 OBSERVE_EVERY_S = 2.0  # how often Serve's autoscaling targets are copied into the service's status
@@ -113,26 +113,47 @@ def estimated_deployments(service: ParkService) -> list[ServiceDeployment]:
 def observed_deployments(
     service: ParkService, apps: dict[str, ServeApplicationState]
 ) -> list[ServiceDeployment] | None:
-    """What Serve reports for the service's applications; None until Serve knows all of them."""
+    """What Serve reports for the service's applications; None until Serve knows all of them.
+
+    A deployment reported without replica counts (KubeRay's copy of Serve's status, when Serve itself
+    cannot be reached) keeps the numbers last written (Serve's, else the spec's estimate).
+    """
+    before = {d.key: d for d in (*estimated_deployments(service), *service.status.deployments)}
     observed = []
     for app in service.spec.applications:
         state = apps.get(app_name(service, app))
         if state is None or not state.deployments:
             return None
         for dep in state.deployments.values():
+            application = str(app.get("name", "app"))
             observed.append(
                 ServiceDeployment(
-                    application=str(app.get("name", "app")),
+                    application=application,
                     name=dep.name,
                     status=dep.status,
-                    target_replicas=dep.target_replicas,
-                    running_replicas=dep.running_replicas,
-                    replica_resources=dep.replica_resources,
-                    observed=True,
                     message=cause(dep.message),
+                    **_replica_numbers(dep, before.get(f"{application}/{dep.name}")),
                 )
             )
     return observed
+
+
+def _replica_numbers(dep: ServeDeploymentState, known: ServiceDeployment | None) -> dict[str, Any]:
+    if dep.target_replicas is not None and dep.running_replicas is not None:
+        return {
+            "target_replicas": dep.target_replicas,
+            "running_replicas": dep.running_replicas,
+            "replica_resources": dep.replica_resources,
+            "observed": True,
+        }
+    if known is None:
+        return {}
+    return {
+        "target_replicas": known.target_replicas,
+        "running_replicas": known.running_replicas,
+        "replica_resources": known.replica_resources,
+        "observed": known.observed,
+    }
 
 
 def is_admitted(service: ParkService) -> bool:
@@ -151,12 +172,14 @@ class ServiceObservation:
     """`job:<name>` models whose job has no checkpoint yet."""
 
 
-def plan_service(service: ParkService, observed: ServiceObservation) -> Plan:
+def plan_service(service: ParkService, observed: ServiceObservation, *, finalizer: bool = True) -> Plan:
+    """`finalizer`: hold a deleted service until its applications left a shared cluster's Serve; not
+    needed where the service's cluster is its own and owned by it (Kubernetes' garbage collector)."""
     status = service.status
     deleting = service.metadata.deletion_timestamp is not None
     if deleting:
         return _plan_deletion(service, observed)
-    if SERVICE_FINALIZER not in service.metadata.finalizers:
+    if finalizer and SERVICE_FINALIZER not in service.metadata.finalizers:
         return Plan((AddFinalizer(SERVICE_FINALIZER),), requeue_after=0)
     if observed.invalid is not None:
         failed: list[Action] = []

@@ -96,6 +96,15 @@ def test_a_new_service_gets_its_finalizer_first() -> None:
     assert plan.actions == (AddFinalizer(SERVICE_FINALIZER),)
 
 
+def test_without_a_finalizer_a_service_is_planned_as_it_is() -> None:
+    """On Kubernetes the service owns its RayService: the garbage collector, not a finalizer, cleans up."""
+    bare = service()
+    fresh = bare.model_copy(update={"metadata": bare.metadata.model_copy(update={"finalizers": []})})
+    plan = plan_service(fresh, ServiceObservation(cluster=HANDLE), finalizer=False)
+    assert not any(isinstance(a, AddFinalizer) for a in plan.actions)
+    assert statuses(plan.actions)[0].phase == "Queued"
+
+
 def test_it_waits_for_its_cluster_then_for_the_scheduler() -> None:
     (pending,) = statuses(plan_service(service(), ServiceObservation(cluster=None)).actions)
     assert pending.phase == "Pending"

@@ -116,16 +116,16 @@ def test_the_cached_store_remembers_its_writes_and_reads_a_miss_from_the_store(s
         cached.get("ParkJob", "ns", "gone")
 
 
-def test_an_unreadable_owner_is_left_alone_and_a_waiting_service_looked_at_again() -> None:
+def test_an_unreadable_owner_is_left_alone_and_a_waiting_one_looked_at_again() -> None:
     class Reconcilers:
         def reconcile(self, kind: str, namespace: str, name: str) -> float | None:
             if name == "bad":
                 raise InvalidError("ParkCluster ns/bad cannot be read: spec.head.resources.cpu: -4")
             return 5.0
 
-    owner = OwnerReconciler(Reconcilers(), "ParkService")  # type: ignore[arg-type]
-    assert asyncio.run(owner.reconcile(ResourceKey("ParkService", "ns", "bad"))) is None
-    assert asyncio.run(owner.reconcile(ResourceKey("ParkService", "ns", "chat"))) == 5.0
+    owner = OwnerReconciler(Reconcilers(), "ParkCluster")  # type: ignore[arg-type]
+    assert asyncio.run(owner.reconcile(ResourceKey("ParkCluster", "ns", "bad"))) is None
+    assert asyncio.run(owner.reconcile(ResourceKey("ParkCluster", "ns", "gpus"))) == 5.0
 
 
 def rayjob(name: str, owner: str, version: int, **status: str) -> dict[str, Any]:

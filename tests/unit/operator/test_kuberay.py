@@ -10,16 +10,7 @@ import yaml
 
 from park.control.reconcile.submission import build_submission
 from park.core.loading import load_documents
-from park.core.resources import (
-    Admission,
-    AnyResource,
-    ParkCluster,
-    ParkJob,
-    ParkService,
-    PodTemplate,
-    Toleration,
-)
-from park.operator.kuberay import ray_service_spec
+from park.core.resources import Admission, AnyResource, ParkCluster, ParkJob, PodTemplate, Toleration
 from park.operator.settings import DEFAULT_RAY_IMAGE, OperatorSettings
 from park.substrates.interface import JobSubmission
 from park.substrates.kuberay_jobs import job_info, rayjob_body, rayjob_name
@@ -269,31 +260,6 @@ def test_long_names_are_shortened_for_kuberay_and_stay_distinct() -> None:
 def test_ray_job_status_comes_from_the_rayjob(status: dict[str, Any], expected: tuple[str, str]) -> None:
     info = job_info("sid", {"status": status})
     assert (info.status, info.message) == expected
-
-
-def test_a_rayservice_carries_the_serve_applications_as_serve_config_v2() -> None:
-    service = parse(
-        """
-apiVersion: park.dev/v1alpha1
-kind: ParkService
-metadata: {name: chat}
-spec:
-  applications:
-    - {name: llm, import_path: "pkg.app:build", route_prefix: /v1, args: {mode: monolithic},
-       deployments: [{name: decode, num_replicas: 2}]}
-"""
-    )
-    assert isinstance(service, ParkService)
-    spec = ray_service_spec(
-        service, cluster=cluster().spec, pods=PodTemplate(image="img"), ray_version="2.60.0"
-    )
-    config = yaml.safe_load(spec["serveConfigV2"])
-    (app,) = config["applications"]
-    assert app["name"] == "ns.chat.llm" and app["route_prefix"] == "/ns/chat/v1"
-    assert app["import_path"] == "pkg.app:build" and app["deployments"] == [
-        {"name": "decode", "num_replicas": 2}
-    ]
-    assert len(spec["rayClusterConfig"]["workerGroupSpecs"]) == 2
 
 
 def test_the_submitter_pod_runs_where_the_clusters_pods_run_and_asks_little() -> None:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from park.core.meta import ObjectMeta
-from park.core.resources import Admission, ParkClusterStatus, ParkJob, ParkJobSpec, ParkServiceStatus
+from park.core.resources import Admission, ParkClusterStatus, ParkJob, ParkJobSpec
 from park.operator.leader import may_take
-from park.operator.mirror import cluster_status, service_phase, service_status
+from park.operator.mirror import cluster_status
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -65,23 +65,6 @@ def job(admitted: bool | None, *, suspend: bool = False, attempt: int = 0) -> Pa
     return parked.model_copy(
         update={"status": parked.status.model_copy(update={"admission": admission, "attempt": attempt})}
     )
-
-
-def test_service_phases_follow_admission_then_the_rayservice_ready_condition() -> None:
-    assert service_phase(False, None, estimate_written=True)[0] == "Queued"
-    assert service_phase(True, None, estimate_written=True)[0] == "Deploying"
-    ready = {"conditions": [{"type": "Ready", "status": "True", "reason": "NonZeroServeEndpoints"}]}
-    assert service_phase(True, ready, estimate_written=True)[0] == "Running"
-    status = service_status(
-        ParkServiceStatus(),
-        ready,
-        phase="Running",
-        message="ok",
-        endpoints=["u"],
-        generation=2,
-        now=NOW,
-    )
-    assert status.endpoints == ["u"] and status.conditions[0].type == "Ready"
 
 
 def test_a_lease_is_taken_when_free_ours_or_expired() -> None:
