@@ -40,6 +40,7 @@ from park.substrates.kuberay_specs import (
     ray_cluster_spec,
     submitter_pod_template,
 )
+from park.substrates.ray_head_proxy import UNREADABLE, dashboard, read_json
 
 logger = logging.getLogger(__name__)
 MAX_RAYJOB_NAME = 47  # KubeRay's limit: the RayCluster and its pods append suffixes
@@ -59,11 +60,6 @@ def rayjob_name(submission_id: str) -> str:
 
 def namespace_of(handle: ClusterHandle) -> str:
     return handle.key.split(".", 1)[0]
-
-
-def dashboard(cluster: str) -> str:
-    """The head Service's dashboard port, as the API server's service proxy names it."""
-    return f"{cluster}-head-svc:dashboard"
 
 
 def rayjob_body(
@@ -186,13 +182,10 @@ class KubeRayJobs:
         cluster = ((rayjob or {}).get("status") or {}).get("rayClusterName")
         if cluster:
             try:
-                text = self._core.connect_get_namespaced_service_proxy_with_path(
-                    dashboard(cluster), namespace, f"api/jobs/{submission_id}/logs"
-                )
-                logs = json.loads(text).get("logs") if isinstance(text, str) else None
+                logs = read_json(self._core, namespace, cluster, f"api/jobs/{submission_id}/logs").get("logs")
                 if isinstance(logs, str):
                     return logs
-            except (ApiException, ValueError):
+            except UNREADABLE:
                 logger.info("no Ray head to read %s's logs from; reading its submitter pod", submission_id)
         return self._submitter_logs(namespace, submission_id)
 

@@ -22,9 +22,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
-import urllib3
 import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
@@ -41,21 +40,11 @@ from park.substrates.interface import (
 )
 from park.substrates.kuberay_objects import ChildObjects, KubeRayObjects, ensure_child
 from park.substrates.kuberay_specs import admitted_cluster_spec, ray_cluster_spec
+from park.substrates.ray_head_proxy import UNREADABLE, HeadProxy, read_json
 
 logger = logging.getLogger(__name__)
 SERVE_PORT = 8000
 SERVE_PATH = "api/serve/applications/"
-PROXY_TIMEOUT_S = 5.0  # a head that does not answer must not hold a reconcile: KubeRay's copy answers
-UNREADABLE = (ApiException, urllib3.exceptions.HTTPError, OSError, KeyError, TypeError, ValueError)
-"""No Serve to ask (no head Service yet, a head that does not answer) or an answer of another shape."""
-
-
-class HeadProxy(Protocol):
-    """The API server's service proxy (kubernetes' CoreV1Api; a fake in unit tests)."""
-
-    def connect_get_namespaced_service_proxy_with_path(
-        self, name: str, namespace: str, path: str, *, _preload_content: bool, _request_timeout: float
-    ) -> Any: ...
 
 
 def serve_url(namespace: str, name: str) -> str:
@@ -229,18 +218,7 @@ class KubeRayServices:
         return status_applications(rayservice)
 
     def _read_serve(self, namespace: str, cluster: str) -> dict[str, Any]:
-        # Not the generated client's deserialisation: for a `str` answer it turns JSON into a Python repr.
-        response = self._proxy.connect_get_namespaced_service_proxy_with_path(
-            f"{cluster}-head-svc:dashboard",
-            namespace,
-            SERVE_PATH,
-            _preload_content=False,
-            _request_timeout=PROXY_TIMEOUT_S,
-        )
-        data = json.loads(response.data)
-        if not isinstance(data, dict):
-            raise ValueError("Serve answered something other than an object")
-        return data
+        return read_json(self._proxy, namespace, cluster, SERVE_PATH)
 
 
 def _api_message(exc: ApiException) -> str:

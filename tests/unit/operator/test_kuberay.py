@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client as k8s
 
 from park.control.reconcile.submission import build_submission
 from park.core.loading import load_documents
 from park.core.resources import Admission, AnyResource, ParkCluster, ParkJob, PodTemplate, Toleration
 from park.operator.settings import DEFAULT_RAY_IMAGE, OperatorSettings
-from park.substrates.interface import JobSubmission
-from park.substrates.kuberay_jobs import job_info, rayjob_body, rayjob_name
+from park.substrates.interface import ClusterHandle, HeadConfig, JobSubmission
+from park.substrates.kuberay_jobs import KubeRayJobs, job_info, rayjob_body, rayjob_name
 from park.substrates.kuberay_specs import (
     ATTEMPT,
     GPU_RESOURCE,
@@ -25,6 +27,7 @@ from park.substrates.kuberay_specs import (
     ray_cluster_spec,
     spec_hash,
 )
+from tests.fakes import FakeKubeRay
 
 
 def parse(text: str) -> AnyResource:
@@ -329,3 +332,35 @@ def test_a_charged_cluster_admitted_on_a_flavor_is_placed_on_its_nodes() -> None
     )
     for group in (spec["headGroupSpec"], *spec["workerGroupSpecs"]):
         assert group["template"]["spec"]["nodeSelector"] == {"gpu": "a100"}
+
+
+def test_a_finished_attempts_logs_are_read_from_the_ray_head_as_json() -> None:
+    """Through the service proxy, raw: the generated client would turn the JSON answer into a Python repr."""
+
+    class Proxy:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, str, str, bool]] = []
+
+        def connect_get_namespaced_service_proxy_with_path(
+            self, name: str, namespace: str, path: str, *, _preload_content: bool, _request_timeout: float
+        ) -> object:
+            self.calls.append((name, namespace, path, _preload_content))
+            return SimpleNamespace(data=b'{"logs": "hello from Park: done\\n"}')
+
+    objects = FakeKubeRay()
+    sid = "park-ns-hello-0123abcd-1"
+    objects.create(
+        {
+            "kind": "RayJob",
+            "metadata": {"name": rayjob_name(sid), "namespace": "ns"},
+            "status": {"rayClusterName": "hello-raycluster-x", "jobStatus": "SUCCEEDED"},
+        }
+    )
+    jobs = KubeRayJobs(api_client=k8s.ApiClient(), pods=PodTemplate(), ray_version="2.60.0", objects=objects)  # type: ignore[arg-type]
+    proxy = Proxy()
+    jobs._core = proxy  # type: ignore[assignment]
+    handle = ClusterHandle(
+        key="ns.default", dashboard_url="", gcs_address="", token="", pid=0, config=HeadConfig(0)
+    )
+    assert jobs.job_logs(handle, sid) == "hello from Park: done\n"
+    assert proxy.calls == [("hello-raycluster-x-head-svc:dashboard", "ns", f"api/jobs/{sid}/logs", False)]
