@@ -83,7 +83,7 @@ INVALID = [
         "a queue with flavors sets its quota per flavor: move nominalQuota, borrowingLimit and lendingLimit "
         "into spec.flavors[]",
     ),
-    Invalid("queue-flavor-not-a-label", QUEUE, ("spec", "flavors"), [{"name": "H100"}], "flavors.0.name"),
+    Invalid("queue-flavor-not-a-label", QUEUE, ("spec", "flavors"), [{"name": "H100"}], "flavors"),
     Invalid("flavor-toleration-effect", FLAVOR, ("spec", "tolerations", 0, "effect"), "Never", "effect"),
     Invalid("class-value-too-high", CLASS, ("spec", "value"), 2_000_000, "value"),
     Invalid("service-replicas-negative", SERVICE, (*DEPLOYMENTS, 0, "num_replicas"), -3, "num_replicas"),
