@@ -39,7 +39,7 @@ from park.substrates.interface import (
     ServeDeclaration,
     ServeDeploymentState,
 )
-from park.substrates.kuberay_objects import ChildObjects, KubeRayObjects, ensure_child
+from park.substrates.kuberay_objects import ChildObjects, KubeRayObjects, api_message, ensure_child, split_key
 from park.substrates.kuberay_specs import admitted_cluster_spec, ray_cluster_spec
 
 logger = logging.getLogger(__name__)
@@ -131,12 +131,6 @@ def routed(apps: dict[str, ServeApplicationState], ready: bool) -> dict[str, Ser
     }
 
 
-def split_key(key: str) -> tuple[str, str]:
-    """A service's cluster key is `<namespace>.<service>` (namespaces hold no dots)."""
-    namespace, _, name = key.partition(".")
-    return namespace, name
-
-
 class KubeRayServices:
     """The ServeRunner of the operator: one RayService per ParkService."""
 
@@ -191,7 +185,7 @@ class KubeRayServices:
             body, change = ensure_child(self._objects, "RayService", owner, spec)
         except ApiException as exc:
             if exc.status in (400, 422):  # the API server refuses this spec: asking again cannot help
-                raise SubstrateError(f"Kubernetes refused RayService {name}: {_api_message(exc)}") from exc
+                raise SubstrateError(f"Kubernetes refused RayService {name}: {api_message(exc)}") from exc
             raise SubstrateUnavailableError(
                 f"cannot write RayService {namespace}/{name}: {exc.reason}"
             ) from exc
@@ -241,10 +235,3 @@ class KubeRayServices:
         if not isinstance(data, dict):
             raise ValueError("Serve answered something other than an object")
         return data
-
-
-def _api_message(exc: ApiException) -> str:
-    try:
-        return str(json.loads(exc.body or "{}").get("message") or exc.reason)
-    except (TypeError, ValueError):
-        return str(exc.reason)
