@@ -71,10 +71,17 @@ def _condition(status: dict[str, Any], kind: str) -> dict[str, Any] | None:
     return None
 
 
-def kuberay_conditions(status: dict[str, Any]) -> tuple[Condition, ...]:
+KUBERAY_CONDITIONS = frozenset(
+    {"HeadPodReady", "RayClusterProvisioned", "ReplicaFailure", "RayClusterSuspending", "RayClusterSuspended"}
+)
+"""The condition types KubeRay v1.5 writes on a RayCluster (it removes `ReplicaFailure` once it can
+create the pods again)."""
+
+
+def kuberay_conditions(status: dict[str, Any], copied: list[Condition]) -> tuple[Condition, ...]:
     """KubeRay's conditions as they are (type, status, reason, message), so `kubectl describe` on the
-    ParkCluster shows what KubeRay saw."""
-    return tuple(
+    ParkCluster shows what KubeRay saw; one it copied before and no longer writes is no longer true."""
+    seen = tuple(
         Condition(
             type=str(raw.get("type") or ""),
             status=raw["status"],
@@ -84,6 +91,13 @@ def kuberay_conditions(status: dict[str, Any]) -> tuple[Condition, ...]:
         for raw in status.get("conditions") or []
         if isinstance(raw, dict) and raw.get("type") and raw.get("status") in ("True", "False", "Unknown")
     )
+    current = {condition.type for condition in seen}
+    gone = tuple(
+        Condition(type=old.type, status="False", reason="NotReported", message="KubeRay no longer reports it")
+        for old in copied
+        if old.type in KUBERAY_CONDITIONS and old.type not in current and old.status == "True"
+    )
+    return seen + gone
 
 
 def readiness(status: dict[str, Any]) -> tuple[ClusterReadiness, str]:
@@ -166,7 +180,7 @@ class KubeRayClusters:
             current=written_from == spec_hash(self.spec(declaration)),
             readiness=state,
             message=message,
-            conditions=kuberay_conditions(status),
+            conditions=kuberay_conditions(status, declaration.owner.status.conditions),
             restarts_on_change=False,
         )
 

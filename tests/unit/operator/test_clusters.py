@@ -222,6 +222,20 @@ def test_a_cluster_the_substrate_cannot_start_fails_with_one_event(world: World)
     assert world.reasons() == ["StartFailed"]
 
 
+def test_on_kubernetes_a_pod_failure_that_clears_leaves_no_failure_behind(tmp_path: Path) -> None:
+    world = World(tmp_path, "kuberay")
+    world.admit()
+    world.reconcile()
+    world.kuberay.set_status("RayCluster", "gpus", FAILED)
+    world.reconcile()
+    assert {c.type: c.status for c in world.cluster().status.conditions}["ReplicaFailure"] == "True"
+    world.comes_up()  # KubeRay could create the pods after all: it removes ReplicaFailure
+    world.reconcile()
+    ready = world.cluster()
+    assert ready.status.phase == "Ready"
+    assert {c.type: c.status for c in ready.status.conditions}["ReplicaFailure"] == "False"
+
+
 def test_a_queued_cluster_waits_with_the_schedulers_reason_and_nothing_runs(world: World) -> None:
     world.admit(False)
     world.settle()
