@@ -18,6 +18,7 @@ calls, so phases, messages, events and status fields are the same code on both s
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -137,6 +138,19 @@ def cluster_handle(
     )
 
 
+def in_the_way(name: str) -> str:
+    return (
+        f"a RayCluster named {name} that Park did not make is in the way: delete it or rename the ParkCluster"
+    )
+
+
+def _api_reason(exc: ApiException) -> str:
+    try:
+        return str(json.loads(exc.body or "{}").get("reason") or "")
+    except (TypeError, ValueError, AttributeError):
+        return ""
+
+
 class KubeRayClusters:
     """The ClusterRunner of the operator: one RayCluster per ParkCluster."""
 
@@ -191,6 +205,9 @@ class KubeRayClusters:
         except ApiException as exc:
             if exc.status in (400, 422):  # the API server refuses this spec: asking again cannot help
                 raise SubstrateError(f"Kubernetes refused RayCluster {name}: {api_message(exc)}") from exc
+            if exc.status == 409 and _api_reason(exc) == "AlreadyExists":
+                # One the watch cache does not hold: not labelled as Park's, so someone else's.
+                raise SubstrateError(in_the_way(name)) from exc
             raise SubstrateUnavailableError(
                 f"cannot write RayCluster {namespace}/{name}: {exc.reason}"
             ) from exc
@@ -233,6 +250,5 @@ class KubeRayClusters:
             )  # fmt: skip
         return ClusterObservation(
             handle=None, resources={}, readiness="Failed",
-            message=f"a RayCluster named {name} that Park did not make is in the way: "
-            "delete it or rename the ParkCluster",
+            message=in_the_way(name),
         )  # fmt: skip

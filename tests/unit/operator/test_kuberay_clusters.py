@@ -3,13 +3,16 @@ on the admitted flavor, and read back from the status KubeRay v1.5 writes (ray.i
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
 from park.control.costs import cluster_cost, ray_resources
 from park.control.reconcile.cluster import declaration
+from park.core.errors import SubstrateError
 from park.core.loading import load_documents
 from park.core.meta import ObjectMeta
 from park.core.resources import Admission, ParkCluster, PodTemplate, Toleration
@@ -238,3 +241,16 @@ def test_stopping_deletes_the_parkclusters_raycluster(ray: FakeKubeRay) -> None:
     clusters.stop_cluster(KEY)
     clusters.stop_cluster(KEY)  # gone is fine
     assert ray.get("RayCluster", "ns", "gpus") is None
+
+
+def test_a_raycluster_the_watch_cache_cannot_see_is_named_when_creating_meets_it() -> None:
+    """The operator's cache holds only RayClusters labelled as Park's: another one shows at creation."""
+
+    class Unseen(FakeKubeRay):
+        def create(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+            exc = ApiException(status=409, reason="Conflict")
+            exc.body = json.dumps({"kind": "Status", "reason": "AlreadyExists", "code": 409})
+            raise exc
+
+    with pytest.raises(SubstrateError, match="a RayCluster named gpus that Park did not make is in the way"):
+        adapter(Unseen()).declare_cluster(KEY, declaration(parkcluster()))
