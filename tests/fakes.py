@@ -8,7 +8,9 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from park.substrates.interface import (
+    ClusterDeclaration,
     ClusterHandle,
+    ClusterObservation,
     HeadConfig,
     JobInfo,
     JobSubmission,
@@ -27,6 +29,12 @@ class NoClusters:
         return None
 
     def stop_cluster(self, key: str) -> None: ...
+
+    def observe_cluster(self, key: str, declaration: ClusterDeclaration) -> ClusterObservation:
+        return ClusterObservation(handle=None, resources={})
+
+    def declare_cluster(self, key: str, declaration: ClusterDeclaration) -> None:
+        raise AssertionError("not used")
 
     def cluster_resources(self, handle: ClusterHandle) -> dict[str, float]:
         return {}

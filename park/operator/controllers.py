@@ -5,8 +5,8 @@
 - KubeRay's kinds: one `KubeRayCache` whose changes queue the owner named by the child's labels (a RayJob
   → its ParkJob, a RayCluster → its ParkCluster, a RayService → its ParkService).
 
-ParkJobs and ParkServices are reconciled by `park up`'s controllers over KubeRay adapters
-(park.operator.jobs, park.operator.services); ParkClusters by `Reconcilers`. Each controller's work
+ParkJobs, ParkServices and ParkClusters are reconciled by `park up`'s controllers over KubeRay adapters
+(park.operator.jobs, park.operator.services, park.operator.clusters). Each controller's work
 queue holds a key once however often it is added, retries a failure with backoff, and resyncs from
 memory every `PARK_OPERATOR_RESYNC_SECONDS`.
 No finalizers: children carry owner references, so the garbage collector removes them with the owner.
@@ -24,11 +24,9 @@ from park.control.controllers.cached_store import CachedStore
 from park.control.controllers.informer import SharedInformer
 from park.control.controllers.runner import Controller
 from park.control.store import Store
-from park.core.clock import SystemClock
-from park.core.errors import InvalidError
 from park.core.resources import ResourceKey
+from park.operator.clusters import cluster_controller
 from park.operator.jobs import job_controller
-from park.operator.reconcilers import Reconcilers
 from park.operator.services import service_controller
 from park.operator.settings import OperatorSettings
 from park.substrates.kuberay_cache import CachedKubeRayObjects, KubeRayCache
@@ -36,23 +34,6 @@ from park.substrates.kuberay_specs import OWNER_KIND, OWNER_NAME
 
 logger = logging.getLogger(__name__)
 OWNERS = {"RayJob": "ParkJob", "RayCluster": "ParkCluster", "RayService": "ParkService"}
-
-
-class OwnerReconciler:
-    """A ParkCluster's pass of `Reconcilers`, as a `Controller` runs it."""
-
-    def __init__(self, reconcilers: Reconcilers, kind: str) -> None:
-        self._reconcilers = reconcilers
-        self.kind = kind
-
-    async def reconcile(self, key: ResourceKey) -> float | None:
-        try:
-            return await asyncio.to_thread(
-                self._reconcilers.reconcile, key.kind, key.namespace or "default", key.name
-            )
-        except InvalidError as exc:  # retrying cannot help: the object's next change brings it back
-            logger.debug("not reconciling %s: %s", key, exc)
-            return None
 
 
 def operator_controllers(
@@ -67,17 +48,10 @@ def operator_controllers(
     changes of its own kind and of the KubeRay objects it owns."""
     cached = CachedStore(store, informer.cache)
     children = CachedKubeRayObjects(api_client, kuberay)
-    reconcilers = Reconcilers(store=cached, children=children, settings=settings, clock=SystemClock())
     controllers = [
         job_controller(cached, api_client, settings, objects=children, informer=informer),
         service_controller(cached, api_client, settings, objects=children, informer=informer),
-        Controller(
-            store=cached,
-            reconciler=OwnerReconciler(reconcilers, "ParkCluster"),
-            resync_seconds=settings.resync_seconds,
-            workers=4,
-            informer=informer,
-        ),
+        cluster_controller(cached, api_client, settings, objects=children, informer=informer),
     ]
     by_kind = {controller.kind: controller for controller in controllers}
     loop = asyncio.get_running_loop()

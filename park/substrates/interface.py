@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from park.core.resources import ParkClusterSpec, ParkService
+from park.core.meta import Condition
+from park.core.resources import ParkCluster, ParkClusterSpec, ParkService
 
 RayJobStatus = Literal["PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"]
 TERMINAL_RAY_STATUSES: frozenset[str] = frozenset({"STOPPED", "SUCCEEDED", "FAILED"})
@@ -61,6 +62,55 @@ class JobInfo:
     message: str = ""
     start_time_ms: int | None = None
     end_time_ms: int | None = None
+
+
+ClusterReadiness = Literal["Starting", "Ready", "Failed"]
+
+
+@dataclass(frozen=True)
+class ClusterDeclaration:
+    """The Ray cluster one ParkCluster should run; each substrate builds, and compares, its own part."""
+
+    owner: ParkCluster
+    """The ParkCluster: its shape (head, worker groups, pods) and the flavor it was admitted on, which a
+    substrate running a cluster of pods builds from (KubeRay's RayCluster, which it owns)."""
+    total: HeadConfig
+    """The cluster's total resources, which a substrate running one local head makes it advertise."""
+
+
+@dataclass(frozen=True)
+class ClusterObservation:
+    """What a substrate sees of the Ray cluster it runs for one ParkCluster (planned on in
+    park.control.reconcile.cluster the same way on every substrate)."""
+
+    handle: ClusterHandle | None
+    """How to reach it; None when none of this ParkCluster's runs (never started, stopped, died)."""
+    resources: dict[str, float]
+    """What it holds, in Ray's names (`CPU`, `GPU`, `memory`, custom): `park get clusters` shows them."""
+    current: bool = True
+    """Made from the declaration it was observed against (the same head config, the same spec hash)."""
+    readiness: ClusterReadiness = "Ready"
+    """With no handle only `Failed` counts: the substrate cannot bring one up (something in the way)."""
+    message: str = ""
+    """The substrate's word: progress while starting ("1/2 workers ready"), the reason when failed."""
+    conditions: tuple[Condition, ...] = ()
+    """The substrate's own conditions (KubeRay's), copied onto the ParkCluster as they are."""
+    restarts_on_change: bool = True
+    """A changed spec restarts what runs (one local head) rather than changing it in place (KubeRay
+    adds and removes workers)."""
+
+
+class ClusterRunner(Protocol):
+    """What a ParkCluster's lifecycle needs of a substrate: the local substrate runs one Ray head per
+    cluster, KubeRay (park.substrates.kuberay_clusters) a RayCluster."""
+
+    def observe_cluster(self, key: str, declaration: ClusterDeclaration) -> ClusterObservation: ...
+
+    def declare_cluster(self, key: str, declaration: ClusterDeclaration) -> None:
+        """Bring up the declared cluster, or change (or replace) the one running to match it."""
+        ...
+
+    def stop_cluster(self, key: str) -> None: ...
 
 
 class ClusterSubstrate(Protocol):
@@ -160,5 +210,5 @@ class ServeRunner(ServeSubstrate, Protocol):
     def get_cluster(self, key: str) -> ClusterHandle | None: ...
 
 
-class Substrate(ClusterSubstrate, JobSubstrate, ServeSubstrate, Protocol):
+class Substrate(ClusterSubstrate, ClusterRunner, JobSubstrate, ServeSubstrate, Protocol):
     """Runs clusters and the jobs on them: the local Ray substrate here, KubeRay in the operator."""

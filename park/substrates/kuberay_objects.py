@@ -6,6 +6,7 @@ is idempotent: a replica that loses a create race reads what the winner made.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal, Protocol
 
 from kubernetes import client as k8s
@@ -131,3 +132,17 @@ def as_dict(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TypeError(f"the API server answered {type(value).__name__}, not an object")
     return value
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """A substrate key is `<namespace>.<name>` (namespaces hold no dots)."""
+    namespace, _, name = key.partition(".")
+    return namespace, name
+
+
+def api_message(exc: ApiException) -> str:
+    """The API server's one-line reason for refusing a write (its Status `message`)."""
+    try:
+        return str(json.loads(exc.body or "{}").get("message") or exc.reason)
+    except (TypeError, ValueError):
+        return str(exc.reason)

@@ -19,7 +19,6 @@ calls, so phases, messages, events, `status.deployments` and endpoints are the s
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from typing import Any
@@ -38,7 +37,7 @@ from park.substrates.interface import (
     ServeDeclaration,
     ServeDeploymentState,
 )
-from park.substrates.kuberay_objects import ChildObjects, KubeRayObjects, ensure_child
+from park.substrates.kuberay_objects import ChildObjects, KubeRayObjects, api_message, ensure_child, split_key
 from park.substrates.kuberay_specs import admitted_cluster_spec, ray_cluster_spec
 from park.substrates.ray_head_proxy import UNREADABLE, HeadProxy, read_json
 
@@ -120,12 +119,6 @@ def routed(apps: dict[str, ServeApplicationState], ready: bool) -> dict[str, Ser
     }
 
 
-def split_key(key: str) -> tuple[str, str]:
-    """A service's cluster key is `<namespace>.<service>` (namespaces hold no dots)."""
-    namespace, _, name = key.partition(".")
-    return namespace, name
-
-
 class KubeRayServices:
     """The ServeRunner of the operator: one RayService per ParkService."""
 
@@ -180,7 +173,7 @@ class KubeRayServices:
             body, change = ensure_child(self._objects, "RayService", owner, spec)
         except ApiException as exc:
             if exc.status in (400, 422):  # the API server refuses this spec: asking again cannot help
-                raise SubstrateError(f"Kubernetes refused RayService {name}: {_api_message(exc)}") from exc
+                raise SubstrateError(f"Kubernetes refused RayService {name}: {api_message(exc)}") from exc
             raise SubstrateUnavailableError(
                 f"cannot write RayService {namespace}/{name}: {exc.reason}"
             ) from exc
@@ -219,10 +212,3 @@ class KubeRayServices:
 
     def _read_serve(self, namespace: str, cluster: str) -> dict[str, Any]:
         return read_json(self._proxy, namespace, cluster, SERVE_PATH)
-
-
-def _api_message(exc: ApiException) -> str:
-    try:
-        return str(json.loads(exc.body or "{}").get("message") or exc.reason)
-    except (TypeError, ValueError):
-        return str(exc.reason)

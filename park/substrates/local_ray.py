@@ -30,7 +30,9 @@ from park.substrates import _ray_dashboard as dashboard
 from park.substrates import _ray_head as head
 from park.substrates import _ray_serve as serve
 from park.substrates.interface import (
+    ClusterDeclaration,
     ClusterHandle,
+    ClusterObservation,
     HeadConfig,
     JobInfo,
     JobSubmission,
@@ -97,6 +99,23 @@ class LocalRaySubstrate:
 
     def cluster_resources(self, handle: ClusterHandle) -> dict[str, float]:
         return dashboard.cluster_resources(handle)
+
+    # ClusterRunner: a ParkCluster is one head advertising the cluster's total
+
+    def observe_cluster(self, key: str, declaration: ClusterDeclaration) -> ClusterObservation:
+        """A head that answers is ready; one started with another config runs an older spec."""
+        handle = self.get_cluster(key)
+        if handle is None:
+            return ClusterObservation(handle=None, resources={})
+        return ClusterObservation(
+            handle=handle,
+            resources=self.cluster_resources(handle),
+            current=handle.config == declaration.total,
+            message=f"Ray head running (pid {handle.pid})",
+        )
+
+    def declare_cluster(self, key: str, declaration: ClusterDeclaration) -> None:
+        self.ensure_cluster(key, declaration.total)
 
     # JobSubstrate
 

@@ -1,25 +1,31 @@
-"""The ParkCluster state machine: start, adopt, notice a dead head, restart on spec change."""
+"""The ParkCluster state machine, the same on both substrates: start, adopt, notice a dead head, restart
+(or update) on spec change, follow a cluster that starts or fails, wait queued until admitted."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from park.control.reconcile.actions import (
     FINALIZER,
+    AddFinalizer,
     EnsureCluster,
+    Plan,
     RecordEvent,
     RemoveFinalizer,
     StopCluster,
     WriteStatus,
 )
 from park.control.reconcile.cluster import ClusterObservation, head_config, plan_cluster
-from park.core.meta import ObjectMeta
+from park.core.meta import Condition, ObjectMeta
 from park.core.resources import (
     Admission,
     ComputeResources,
     HeadSpec,
     ParkCluster,
     ParkClusterSpec,
+    ParkClusterStatus,
     WorkerGroupSpec,
 )
 from park.substrates.interface import ClusterHandle
@@ -86,7 +92,8 @@ def test_a_changed_spec_restarts_the_head() -> None:
             "spec": cluster.spec.model_copy(update={"head": HeadSpec(resources=ComputeResources(cpu="3"))})
         }
     )
-    plan = plan_cluster(grown, ClusterObservation(old, {}), NOW, check_every=5)
+    # The substrate compares what runs with the declaration (here: the old head config is not the new one).
+    plan = plan_cluster(grown, ClusterObservation(old, {}, current=False), NOW, check_every=5)
     assert any(isinstance(a, RecordEvent) and a.reason == "Restarting" for a in plan.actions)
     assert [a.config.num_cpus for a in plan.actions if isinstance(a, EnsureCluster)] == [4.0]
 
@@ -134,3 +141,110 @@ def test_an_admitted_cluster_starts_its_head() -> None:
     assert [a for a in plan.actions if isinstance(a, EnsureCluster)] == [
         EnsureCluster(head_config(make_cluster()))
     ]
+
+
+# What a substrate running a cluster of pods (KubeRay) reports: progress, failures, its conditions.
+
+
+def kuberay_like(cluster: ParkCluster, **seen: Any) -> ClusterObservation:
+    handle = ClusterHandle(
+        "default.c", "http://c-head-svc.default.svc:8265", "c-head-svc.default.svc:6379", "", 0,
+        head_config(cluster),
+    )  # fmt: skip
+    return replace(ClusterObservation(handle, {"CPU": 2.0, "GPU": 2.0}, restarts_on_change=False), **seen)
+
+
+def writes(plan: Plan) -> ParkClusterStatus:
+    (write,) = [a for a in plan.actions if isinstance(a, WriteStatus)]
+    return write.status
+
+
+def reasons(plan: Plan) -> list[str]:
+    return [a.reason for a in plan.actions if isinstance(a, RecordEvent)]
+
+
+def test_a_cluster_whose_pods_are_coming_up_is_starting_with_the_substrates_progress() -> None:
+    cluster = make_cluster("Starting")
+    seen = kuberay_like(cluster, readiness="Starting", message="1/2 workers ready")
+    plan = plan_cluster(cluster, seen, NOW, check_every=None, finalizer=False)
+
+    status = writes(plan)
+    assert (status.phase, status.message, status.started_at) == ("Starting", "1/2 workers ready", None)
+    assert (status.dashboard_url, status.address) == (
+        "http://c-head-svc.default.svc:8265",
+        "c-head-svc.default.svc:6379",
+    )
+    assert status.resources == {"CPU": 2.0, "GPU": 2.0}, "what its pods hold, while they start too"
+    assert not [a for a in plan.actions if isinstance(a, EnsureCluster)], "it runs the current spec"
+    assert plan.requeue_after is None, "a watch says when it changes"
+
+
+def test_a_cluster_becomes_ready_once_with_one_event_and_keeps_its_start() -> None:
+    cluster = make_cluster("Starting")
+    plan = plan_cluster(
+        cluster, kuberay_like(cluster, message="all Ray pods are ready"), NOW, check_every=None
+    )
+    ready = writes(plan)
+    assert (ready.phase, ready.message, ready.started_at) == ("Ready", "all Ray pods are ready", NOW)
+    assert reasons(plan) == ["Ready"]
+
+    again = cluster.model_copy(update={"status": ready})
+    later = NOW + timedelta(minutes=5)
+    plan = plan_cluster(again, kuberay_like(again, message="all Ray pods are ready"), later, check_every=None)
+    assert writes(plan) == ready and reasons(plan) == [], "nothing moves while nothing changed"
+
+
+def test_a_failure_the_substrate_reports_fails_the_cluster_and_is_said_once() -> None:
+    cluster = make_cluster("Starting")
+    seen = kuberay_like(cluster, readiness="Failed", message="FailedCreateWorkerPod: exceeded quota")
+    plan = plan_cluster(cluster, seen, NOW, check_every=None)
+    failed = writes(plan)
+    assert (failed.phase, failed.message) == ("Failed", "FailedCreateWorkerPod: exceeded quota")
+    assert reasons(plan) == ["StartFailed"]
+    assert not [a for a in plan.actions if isinstance(a, EnsureCluster)]
+
+    still = cluster.model_copy(update={"status": failed})
+    assert reasons(plan_cluster(still, seen, NOW, check_every=None)) == []
+    # The failure clears (KubeRay removes ReplicaFailure once it can create the pods): starting again.
+    recovered = kuberay_like(still, readiness="Starting", message="1/2 workers ready")
+    assert writes(plan_cluster(still, recovered, NOW, check_every=None)).phase == "Starting"
+
+
+def test_something_in_the_way_fails_the_cluster_without_declaring_it() -> None:
+    message = "a RayCluster named c that Park did not make is in the way: delete it or rename the ParkCluster"
+    seen = ClusterObservation(None, {}, readiness="Failed", message=message)
+    plan = plan_cluster(make_cluster(), seen, NOW, check_every=None)
+    assert (writes(plan).phase, writes(plan).message) == ("Failed", message)
+    assert not [a for a in plan.actions if isinstance(a, EnsureCluster)]
+
+
+def test_the_substrates_conditions_are_copied_and_move_only_when_they_flip() -> None:
+    cluster = make_cluster("Starting")
+    head = Condition(type="HeadPodReady", status="True", reason="HeadPodRunningAndReady")
+    plan = plan_cluster(cluster, kuberay_like(cluster, conditions=(head,)), NOW, check_every=None)
+    kinds = {c.type: c for c in writes(plan).conditions}
+    assert (kinds["HeadPodReady"].status, kinds["HeadPodReady"].reason) == ("True", "HeadPodRunningAndReady")
+    assert kinds["Ready"].status == "True" and kinds["HeadPodReady"].last_transition_time == NOW
+
+
+def test_a_changed_spec_updates_a_cluster_the_substrate_changes_in_place() -> None:
+    cluster = make_cluster("Ready")
+    plan = plan_cluster(cluster, kuberay_like(cluster, current=False), NOW, check_every=None)
+    assert reasons(plan) == ["Updating"] and writes(plan).restarts == 0
+    assert [a for a in plan.actions if isinstance(a, EnsureCluster)] == [EnsureCluster(head_config(cluster))]
+
+
+def test_without_a_finalizer_nothing_is_added_and_deletion_only_stops() -> None:
+    cluster = make_cluster()
+    bare = cluster.model_copy(update={"metadata": cluster.metadata.model_copy(update={"finalizers": []})})
+    plan = plan_cluster(bare, ClusterObservation(None, {}), NOW, check_every=None, finalizer=False)
+    assert not [a for a in plan.actions if isinstance(a, AddFinalizer)]
+    gone = bare.model_copy(update={"metadata": bare.metadata.model_copy(update={"deletion_timestamp": NOW})})
+    assert plan_cluster(gone, ClusterObservation(None, {}), NOW, check_every=None).actions == (StopCluster(),)
+
+
+def test_a_requeued_cluster_says_why_its_cluster_stops() -> None:
+    cluster = charged(make_cluster("Ready"), None)
+    plan = plan_cluster(cluster, kuberay_like(cluster), NOW, check_every=None)
+    assert reasons(plan) == ["Stopping"] and StopCluster() in plan.actions
+    assert writes(plan).resources == {} and writes(plan).dashboard_url is None

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from park.cli.main import app
 from park.control.controllers.cached_store import CachedStore
+from park.control.controllers.clusters import ClusterReconciler
 from park.control.controllers.informer import SharedInformer
 from park.control.controllers.runner import Controller
 from park.control.controllers.scheduling import WATCHED
@@ -22,10 +23,12 @@ from park.control.store.sqlite import SQLiteStore
 from park.core.clock import FakeClock
 from park.core.errors import InvalidError, NotFoundError
 from park.core.meta import ObjectMeta
-from park.core.resources import ParkCluster, ParkJob, ParkJobSpec, ParkQueue, ResourceKey
-from park.operator.controllers import OwnerReconciler, operator_controllers
+from park.core.resources import ParkCluster, ParkJob, ParkJobSpec, ParkQueue, PodTemplate, ResourceKey
+from park.operator.controllers import operator_controllers
 from park.operator.settings import OperatorSettings
 from park.substrates.kuberay_cache import CachedKubeRayObjects, KubeRayCache
+from park.substrates.kuberay_clusters import KubeRayClusters
+from tests.fakes import FakeKubeRay
 
 
 class CountingStore(SQLiteStore):
@@ -116,16 +119,25 @@ def test_the_cached_store_remembers_its_writes_and_reads_a_miss_from_the_store(s
         cached.get("ParkJob", "ns", "gone")
 
 
-def test_an_unreadable_owner_is_left_alone_and_a_waiting_one_looked_at_again() -> None:
-    class Reconcilers:
-        def reconcile(self, kind: str, namespace: str, name: str) -> float | None:
-            if name == "bad":
-                raise InvalidError("ParkCluster ns/bad cannot be read: spec.head.resources.cpu: -4")
-            return 5.0
+def test_an_unreadable_cluster_is_left_alone_until_it_changes() -> None:
+    class Unreadable:
+        def get(self, kind: str, namespace: str | None, name: str) -> Any:
+            raise InvalidError("ParkCluster ns/bad cannot be read: spec.head.resources.cpu: -4")
 
-    owner = OwnerReconciler(Reconcilers(), "ParkCluster")  # type: ignore[arg-type]
-    assert asyncio.run(owner.reconcile(ResourceKey("ParkCluster", "ns", "bad"))) is None
-    assert asyncio.run(owner.reconcile(ResourceKey("ParkCluster", "ns", "gpus"))) == 5.0
+    substrate = KubeRayClusters(
+        api_client=k8s.ApiClient(), pods=PodTemplate(), ray_version="2.60.0", objects=FakeKubeRay()
+    )
+    reconciler = ClusterReconciler(
+        store=Unreadable(),  # type: ignore[arg-type]
+        substrate=substrate,
+        clock=FakeClock(),
+        check_every=None,
+        finalizer=False,
+    )
+    key = ResourceKey("ParkCluster", "ns", "bad")
+    assert asyncio.run(reconciler.reconcile(key)) is None, (
+        "retrying cannot help: its next change brings it back"
+    )
 
 
 def rayjob(name: str, owner: str, version: int, **status: str) -> dict[str, Any]:
