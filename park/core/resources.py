@@ -326,10 +326,10 @@ class Admission(ParkModel):
     """It caused preemptions and goes first once its victims are gone."""
     flavor: str | None = None
     """The queue's resource flavor it was admitted on; on Kubernetes its pods go to that flavor's nodes."""
-    node_selector: dict[str, str] = Field(default_factory=dict)
-    """The flavor's nodeLabels when it was admitted: added to its pods' nodeSelector."""
-    tolerations: list[Toleration] = Field(default_factory=list)
-    """The flavor's tolerations when it was admitted: added to its pods' tolerations."""
+    node_selector: dict[str, str] | None = None
+    """The flavor's nodeLabels when it was admitted: added to its pods' nodeSelector (None: no flavor)."""
+    tolerations: list[Toleration] | None = None
+    """The flavor's tolerations when it was admitted: added to its pods' tolerations (None: no flavor)."""
 
 
 # ---------------------------------------------------------------- ParkService
@@ -476,8 +476,8 @@ class ServiceAdmission(ParkModel):
     nominated: bool = False
     flavor: str | None = None
     """The queue's resource flavor every replica runs on: the one its first replicas were admitted on."""
-    node_selector: dict[str, str] = Field(default_factory=dict)
-    tolerations: list[Toleration] = Field(default_factory=list)
+    node_selector: dict[str, str] | None = None
+    tolerations: list[Toleration] | None = None
 
 
 class ParkServiceStatus(BaseStatus):

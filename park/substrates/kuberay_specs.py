@@ -197,9 +197,10 @@ def placed_on_flavor(pods: PodTemplate, admission: Admission | ServiceAdmission 
     injects a ResourceFlavor's into the pods of a workload it admits."""
     if admission is None or admission.flavor is None:
         return pods
-    return PodTemplate(node_selector=admission.node_selector, tolerations=admission.tolerations).merged_over(
-        pods
+    placement = PodTemplate(
+        node_selector=admission.node_selector or {}, tolerations=admission.tolerations or []
     )
+    return placement.merged_over(pods)
 
 
 def admitted_cluster_spec(

@@ -160,8 +160,8 @@ def _placed(admission: ServiceAdmission, name: str, flavor: ParkResourceFlavor |
     return admission.model_copy(
         update={
             "flavor": name,
-            "node_selector": dict(spec.node_labels) if spec is not None else {},
-            "tolerations": list(spec.tolerations) if spec is not None else [],
+            "node_selector": dict(spec.node_labels) if spec is not None else None,
+            "tolerations": list(spec.tolerations) if spec is not None else None,
         }
     )
 

@@ -144,7 +144,7 @@ def test_a_plain_queue_is_unchanged_and_its_admissions_name_no_flavor(
     cycle(store, clock)
     admission = job(store, "train").status.admission
     assert admission is not None and admission.admitted and admission.flavor is None
-    assert admission.node_selector == {} and admission.tolerations == []
+    assert admission.node_selector is None and admission.tolerations is None, "nothing to place: no flavor"
     assert queue(store).status.usage.flavors == []
 
 
