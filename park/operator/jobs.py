@@ -51,7 +51,7 @@ def job_controller(
         store=store,
         reconciler=reconciler,
         resync_seconds=settings.resync_seconds,
-        workers=4,
+        workers=16,  # each mostly waits on the API server: a burst of admissions becomes RayJobs at once
         informer=informer,
     )
 

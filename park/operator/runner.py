@@ -17,6 +17,7 @@ import signal
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from kubernetes import client as k8s
@@ -35,6 +36,9 @@ from park.substrates.kuberay_cache import KubeRayCache
 
 logger = logging.getLogger(__name__)
 RESTART_DELAY_S = 2.0
+THREADS = 32
+"""Threads for blocking API calls (`asyncio.to_thread`): reconciles and scheduler writes wait on the API
+server, not the CPU, so many at once use its throughput (Python's default is the cores + 4)."""
 
 
 def client_configuration(kubeconfig: Path | None) -> k8s.Configuration:
@@ -103,7 +107,12 @@ async def run_operator(
 ) -> None:
     """Until `stop` is set (or cancelled)."""
     settings = settings or OperatorSettings()
-    api_client = k8s.ApiClient(client_configuration(kubeconfig))
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(THREADS, thread_name_prefix="park-api")
+    )
+    configuration = client_configuration(kubeconfig)
+    configuration.connection_pool_maxsize = THREADS  # urllib3 keeps this many connections to the API server
+    api_client = k8s.ApiClient(configuration)
     store = KubernetesStore(api_client)
     identity = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     elector = LeaseElector(

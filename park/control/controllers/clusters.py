@@ -61,7 +61,7 @@ class ClusterReconciler:
         )
         writer = ObjectWriter(self._store, cluster)
         for action in plan.actions:
-            if writer.apply(action):
+            if await asyncio.to_thread(writer.apply, action):  # off the loop: other keys go on
                 continue
             match action:
                 case EnsureCluster(config=config):

@@ -44,6 +44,8 @@ class InformerCache:
         self._deleted: dict[ResourceKey, int] = {}  # tombstones since the last list
         self._invalid: list[InvalidObject] = []  # what the last list could not decode
         self._lock = threading.Lock()
+        self.synced = False
+        """Listed at least once: an object it does not hold is not there (or cannot be read: `invalid`)."""
 
     def sync(self) -> int:
         """List every kind afresh; returns the resourceVersion to watch from."""
@@ -57,6 +59,7 @@ class InformerCache:
             invalid += listing.invalid
         with self._lock:
             self._objects, self._listed_at, self._deleted, self._invalid = objects, listed_at, {}, invalid
+        self.synced = True
         return min(listed_at.values(), default=0)
 
     def apply(self, event: WatchEvent) -> None:

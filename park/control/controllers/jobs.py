@@ -73,7 +73,7 @@ class JobReconciler:
         )
         writer = ObjectWriter(self._store, job)
         for action in plan.actions:
-            if writer.apply(action):
+            if await asyncio.to_thread(writer.apply, action):  # off the loop: other keys go on
                 continue
             assert observed.cluster is not None, "Ray actions are planned only when the cluster runs"
             await self._act(writer, observed.cluster, action)

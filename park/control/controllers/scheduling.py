@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from park.control.controllers.admission import (
     class_values,
@@ -58,6 +59,8 @@ from park.core.resources import (
 )
 
 logger = logging.getLogger(__name__)
+WRITERS = 8
+"""How many of a cycle's decisions are written at once (objects apart; one object's in order)."""
 WATCHED = frozenset(
     {"ParkJob", "ParkQueue", "ParkPriorityClass", "ParkService", "ParkCluster", "ParkResourceFlavor"}
 )
@@ -101,6 +104,7 @@ class SchedulerLoop:
         self._cache = informer.cache if informer is not None else cache
         self._informer = informer
         self._problems = ObjectProblems(store=store, clock=clock, written=self._remember)
+        self._writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="park-scheduler-write")
         self._flavors: dict[str, ParkResourceFlavor] = {}
 
     async def run(self) -> None:
@@ -192,6 +196,7 @@ class SchedulerLoop:
             written=self._remember,
             flavors=self._flavors,
         )
+        writes: dict[ResourceKey, tuple[Admissible, list[Decision]]] = {}
         for decision in decisions:
             if isinstance(decision, Admit) and decision.queue in unprotected:
                 continue  # its queue may be gone: admitted next cycle, once the queue is protected
@@ -199,7 +204,15 @@ class SchedulerLoop:
                 continue
             obj = by_id.get(decision.victim if isinstance(decision, Preempt) else decision.workload)
             if obj is not None:
+                writes.setdefault(obj.key, (obj, []))[1].append(decision)
+
+        def write(obj: Admissible, its: list[Decision]) -> None:
+            for decision in its:
                 self._apply(obj, decision, by_id)
+
+        # One object's decisions in order; different objects' at once (each write is an HTTP call on
+        # Kubernetes: one at a time, 1,000 admissions took 50 s on an API server that takes 170 writes/s).
+        list(self._writers.map(lambda item: write(*item), writes.values()))
         grants.write(now)
         keeper.settle(report, now)
         return decisions

@@ -74,7 +74,7 @@ class ServiceReconciler:
         plan = plan_service(service, observed, finalizer=self._finalizer)
         writer = ObjectWriter(self._store, service)
         for action in plan.actions:
-            if writer.apply(action):
+            if await asyncio.to_thread(writer.apply, action):  # off the loop: other keys go on
                 continue
             match action:
                 case SyncServe():

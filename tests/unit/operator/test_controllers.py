@@ -29,6 +29,7 @@ from park.operator.settings import OperatorSettings
 from park.substrates.kuberay_cache import CachedKubeRayObjects, KubeRayCache
 from park.substrates.kuberay_clusters import KubeRayClusters
 from tests.fakes import FakeKubeRay
+from tests.unit.control.test_invalid_objects import corrupt
 
 
 class CountingStore(SQLiteStore):
@@ -101,22 +102,34 @@ def test_controllers_share_one_list_and_one_watch_and_read_from_memory(store: Co
     asyncio.run(scenario())
 
 
-def test_the_cached_store_remembers_its_writes_and_reads_a_miss_from_the_store(store: CountingStore) -> None:
+def test_the_cached_store_remembers_its_writes_and_a_listed_miss_is_not_found(store: CountingStore) -> None:
     informer = SharedInformer(store, WATCHED)
-    informer.cache.sync()
     cached = CachedStore(store, informer.cache)
+    store.create(ParkQueue(metadata=ObjectMeta(name="q")))
+    assert cached.get("ParkQueue", None, "q").metadata.name == "q" and store.gets == 1, "not listed yet"
+    informer.cache.sync()
     created = cached.create(job("a"))
-    assert cached.get("ParkJob", "ns", "a") == created and store.gets == 0
+    assert cached.get("ParkJob", "ns", "a") == created and store.gets == 1
     written = cached.update_status(
         created.model_copy(update={"status": created.status.model_copy(update={"attempt": 3})})
     )
     assert cached.get("ParkJob", "ns", "a") == written, "never older than this process's own write"
     assert [obj.metadata.name for obj in cached.list("ParkJob", namespace="ns").items] == ["a"]
     assert cached.list("ParkJob", namespace="other").items == []
-    store.create(ParkQueue(metadata=ObjectMeta(name="q")))  # not yet told by the watch
-    assert cached.get("ParkQueue", None, "q").metadata.name == "q" and store.gets == 1
     with pytest.raises(NotFoundError):
-        cached.get("ParkJob", "ns", "gone")
+        cached.get("ParkCluster", "ns", "default")  # a job's template that does not exist: no request
+    assert store.gets == 1
+
+
+def test_an_object_park_cannot_read_is_read_from_the_store_to_name_the_problem(
+    store: CountingStore, tmp_path: Path
+) -> None:
+    store.create(job("bad"))
+    corrupt(tmp_path / "park.db", "bad", lambda data: data["spec"].pop("entrypoint"))
+    informer = SharedInformer(store, WATCHED)
+    informer.cache.sync()
+    with pytest.raises(InvalidError, match="entrypoint"):
+        CachedStore(store, informer.cache).get("ParkJob", "ns", "bad")
 
 
 def test_an_unreadable_cluster_is_left_alone_until_it_changes() -> None:
