@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,7 +15,9 @@ from rich.logging import RichHandler
 from park.cli.context import Obj
 from park.core.errors import NotFoundError
 from park.core.resources import ParkCluster
-from park.embedded import Platform
+
+if TYPE_CHECKING:
+    from park.embedded import Platform
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)  # addresses stay whole, for copy-paste
 HEAD_WAIT_SECONDS = 300.0
@@ -46,6 +48,10 @@ def up(
     handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
     logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
     logging.getLogger("park").setLevel(logging.INFO)
+    # Loaded here: every other `park` command (and `park operator run`) stays free of the API server,
+    # Ray and libp2p (~50 MB and a second of imports).
+    from park.embedded import Platform  # noqa: PLC0415
+
     asyncio.run(_run(Platform(settings)))
 
 
