@@ -35,6 +35,7 @@ from kubernetes.client.exceptions import ApiException
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from e2e.kube.conftest import kubectl as e2e_kubectl  # noqa: E402
 from e2e.kube.test_real_pods import object_store, real_node_pods  # noqa: E402
 from park.control.reconcile.submission import build_submission  # noqa: E402
 from park.core.loading import parse_resource  # noqa: E402
@@ -52,19 +53,7 @@ START_TIMEOUT_S = 300.0
 
 
 def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
-    binary = Path.home() / ".cache" / "park" / "k8s" / "bin" / "kubectl"
-    result = subprocess.run(
-        [str(binary), *args],
-        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        raise SystemExit(f"kubectl {' '.join(args)}: {result.stderr}")
-    return result.stdout
+    return e2e_kubectl(kubeconfig, *args, stdin=stdin, check=check).stdout
 
 
 def cluster_up() -> Path:
