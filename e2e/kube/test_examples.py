@@ -7,9 +7,9 @@ the e2e cluster's real node, local working directories travel through the object
 checkpoints and datasets live there too (s3://); on `park up` they are local paths.
 
 The tests build on each other in file order, as a user would: train, then evaluate what it wrote, then
-serve it. On Kubernetes the self-contained ones (no local directory to upload) are applied with `kubectl
-apply` too: the urgent job, the strict eval and the chat service go in through kubectl, and `park apply`
-of the same YAML afterwards finds them `unchanged`, so both doors lead to the same object.
+serve it. On Kubernetes every self-contained one (no local directory to upload: all but hello) goes in
+through `kubectl apply`, and `park apply` of the same YAML afterwards finds it `unchanged`, so both doors
+lead to the same object; hello goes through `park apply`, which uploads its directory.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def test_the_data_pipeline_curates_a_generated_dataset(platform: Platform, tmp_p
         for file in (f for f in generated.rglob("*") if f.is_file()):
             key = str(file.relative_to(generated))
             artifacts.write_bytes(artifacts.join(dataset, key), file.read_bytes())
-    apply(platform, example("workloads/data.yaml", input=dataset))
+    apply_with_kubectl(platform, example("workloads/data.yaml", input=dataset))
     job = finished(platform, "curate")
     assert job.status.phase == "Succeeded", job.status.message
     stages = job.status.report["stages"]
@@ -118,7 +118,9 @@ spec:
 
 
 def test_training_yields_to_a_higher_priority_job_and_resumes_from_its_checkpoint(platform: Platform) -> None:
-    apply(platform, example("workloads/train.yaml", steps=TRAIN_STEPS, checkpoint_every_steps=20))
+    apply_with_kubectl(
+        platform, example("workloads/train.yaml", steps=TRAIN_STEPS, checkpoint_every_steps=20)
+    )
 
     def trained_a_while() -> bool:
         job = platform.get("ParkJob", "default", "charlm")
@@ -151,7 +153,7 @@ def test_eval_gates_the_trained_checkpoint(platform: Platform) -> None:
     lenient = example("workloads/eval.yaml", checkpoint=checkpoint, baseline={"loss": 100.0})
     strict = example("workloads/eval.yaml", checkpoint=checkpoint, baseline={"loss": 0.01})
     strict["metadata"]["name"] = "charlm-eval-strict"
-    apply(platform, lenient)
+    apply_with_kubectl(platform, lenient)
     apply_with_kubectl(platform, strict)
     passed, failed = finished(platform, "charlm-eval"), finished(platform, "charlm-eval-strict")
     assert passed.status.phase == "Succeeded", passed.status.message
