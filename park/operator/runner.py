@@ -10,7 +10,6 @@ Lease every third of its duration.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -99,13 +98,9 @@ async def _run_forever(what: str, run: Callable[[], Awaitable[None]]) -> None:
             await asyncio.sleep(RESTART_DELAY_S)
 
 
-async def run_operator(
-    *,
-    kubeconfig: Path | None,
-    settings: OperatorSettings | None = None,
-    stop: asyncio.Event | None = None,
-) -> None:
-    """Until `stop` is set (or cancelled)."""
+async def run_operator(*, kubeconfig: Path | None, settings: OperatorSettings | None = None) -> None:
+    """Until SIGTERM (a rolling update, a scale-down) or cancellation (Ctrl-C): either stops the work and
+    frees the Lease, so a standby takes over at once."""
     settings = settings or OperatorSettings()
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(THREADS, thread_name_prefix="park-api")
@@ -123,11 +118,9 @@ async def run_operator(
         duration_s=settings.lease_seconds,
     )
     leading = asyncio.create_task(elector.run_while_leader(lambda: lead(store, api_client, settings)))
-    if stop is None:  # SIGTERM (a rolling update, a scale-down) stops cleanly and frees the Lease
-        stop = asyncio.Event()
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    stopped = asyncio.create_task(stop.wait())
+    terminated = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminated.set)
+    stopped = asyncio.create_task(terminated.wait())
     try:
         done, _ = await asyncio.wait([leading, stopped], return_when=asyncio.FIRST_COMPLETED)
         if leading in done:
