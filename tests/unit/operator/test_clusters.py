@@ -19,7 +19,7 @@ from park.core.clock import FakeClock
 from park.core.errors import SubstrateError
 from park.core.loading import load_documents
 from park.core.resources import Admission, AnyResource, ParkCluster, ResourceKey
-from park.operator.clusters import cluster_controller
+from park.operator.controllers import cluster_reconciler
 from park.operator.settings import OperatorSettings
 from park.substrates.interface import ClusterHandle, HeadConfig
 from park.substrates.local_ray import LocalRaySubstrate
@@ -83,8 +83,7 @@ class World:
         else:
             self.kuberay = FakeKubeRay()
             settings = OperatorSettings(ray_image="img:test", jobs_root="/jobs")
-            controller = cluster_controller(self.store, k8s.ApiClient(), settings, objects=self.kuberay)
-            self.reconciler = controller._reconciler  # type: ignore[assignment]
+            self.reconciler = cluster_reconciler(self.store, k8s.ApiClient(), settings, self.kuberay)
         create(self.store, GPUS)
 
     def reconcile(self) -> float | None:
