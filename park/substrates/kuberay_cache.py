@@ -68,9 +68,6 @@ class KubeRayCache:
     def synced(self, kind: str) -> bool:
         return kind in self._synced and self._synced[kind].is_set()
 
-    def wait_synced(self, timeout_s: float) -> bool:
-        return all(event.wait(timeout_s) for event in self._synced.values())
-
     # reads
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -211,11 +208,10 @@ class CachedKubeRayObjects(KubeRayObjects):
         self._cache.remember(dict(done, kind=kind))
         return done
 
-    def list(self, kind: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
-        labels = dict(part.split("=", 1) for part in label_selector.split(",") if "=" in part)
+    def list(self, kind: str, namespace: str, labels: dict[str, str]) -> list[dict[str, Any]]:
         if self._cache.synced(kind) and labels.get(MANAGED_BY, MANAGER) == MANAGER:
             return self._cache.list(kind, namespace, labels)
-        return super().list(kind, namespace, label_selector)
+        return super().list(kind, namespace, labels)
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
         super().delete(kind, namespace, name)

@@ -147,7 +147,7 @@ class KubeRayJobs:
     def _delete_earlier_attempts(self, namespace: str, submission: JobSubmission) -> None:
         owner = submission.metadata["park.dev/name"]
         keep = rayjob_name(submission.submission_id)
-        for rayjob in self._objects.list("RayJob", namespace, f"{OWNER_KIND}=ParkJob,{OWNER_NAME}={owner}"):
+        for rayjob in self._objects.list("RayJob", namespace, {OWNER_KIND: "ParkJob", OWNER_NAME: owner}):
             name = rayjob["metadata"]["name"]
             if name != keep:
                 self._objects.delete("RayJob", namespace, name)

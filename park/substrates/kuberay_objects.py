@@ -76,9 +76,11 @@ class KubeRayObjects:
         )
         return as_dict(done)
 
-    def list(self, kind: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+    def list(self, kind: str, namespace: str, labels: dict[str, str]) -> list[dict[str, Any]]:
+        """The objects of `kind` in `namespace` carrying every one of `labels`."""
+        selector = ",".join(f"{key}={value}" for key, value in labels.items())
         body = self._api.list_namespaced_custom_object(
-            RAY_GROUP, RAY_VERSION, namespace, PLURALS[kind], label_selector=label_selector
+            RAY_GROUP, RAY_VERSION, namespace, PLURALS[kind], label_selector=selector
         )
         return [as_dict(item) for item in as_dict(body).get("items") or []]
 

@@ -216,7 +216,7 @@ def test_cached_objects_answer_from_memory_once_the_kind_is_listed() -> None:
     cache.remember(rayjob("a", "o", 1))
     cache._synced["RayJob"].set()
     assert objects.get("RayJob", "ns", "a") is not None and objects.get("RayJob", "ns", "zz") is None
-    assert objects.list("RayJob", "ns", "park.dev/owner-kind=ParkJob,park.dev/owner-name=o")
+    assert objects.list("RayJob", "ns", {"park.dev/owner-kind": "ParkJob", "park.dev/owner-name": "o"})
     assert not cache.synced("RayCluster")
 
 
