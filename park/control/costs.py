@@ -42,7 +42,6 @@ HEAD = "head"
 SUBMITTER = "submitter"
 DRIVER = "driver"
 GANG = "gang"
-_RAY_NAMES = {CPU: "CPU", GPU: "GPU", MEMORY: MEMORY}
 
 
 class Layout(StrEnum):
@@ -151,18 +150,6 @@ def _driver(driver: DriverResources) -> Resources:
         amounts[MEMORY] = driver.memory
     amounts.update(driver.custom)
     return Resources.of({k: v for k, v in amounts.items() if v})
-
-
-def ray_resources(total: Resources) -> dict[str, float]:
-    """A cost in the names Ray reports a cluster's resources by (`CPU`, `GPU`, `memory`, custom names).
-
-    Typed gpus (`gpu/<accelerator>`) are left out: Ray counts them as `GPU` and marks the node's type.
-    """
-    return {
-        _RAY_NAMES.get(name, name): total.get(name)
-        for name, raw in total.items()
-        if raw and not name.startswith(GPU_FLAVOR_PREFIX)
-    }
 
 
 class CostMemo:

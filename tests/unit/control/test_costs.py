@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from park.control.costs import Costing, CostMemo, Layout, cost_of, ray_resources
+from park.control.costs import Costing, CostMemo, Layout, cost_of
 from park.control.scheduler import Resources
 from park.core.meta import ObjectMeta
 from park.core.resources import (
@@ -150,13 +150,6 @@ def test_a_cluster_is_charged_its_head_and_each_worker_replica_on_both_substrate
 
     assert cost.total == Resources.of(cpu=10, memory="36Gi", gpu=2)
     assert str(cost) == "head: 2 cpu, 4Gi memory; 2 x gpu: 1 gpu, 4 cpu, 16Gi memory"
-
-
-def test_ray_resources_name_a_cost_as_ray_reports_a_clusters_resources() -> None:
-    """`park get clusters` reads Ray's names (CPU, GPU) on both substrates."""
-    total = Resources.of({"cpu": 10, "memory": "36Gi", "gpu": 2, "gpu/nvidia-a100": 2, "ray.io/tpu": 4})
-
-    assert ray_resources(total) == {"CPU": 10.0, "memory": 36.0 * GIB, "GPU": 2.0, "ray.io/tpu": 4.0}
 
 
 # ---------------------------------------------------------------- from one cycle to the next

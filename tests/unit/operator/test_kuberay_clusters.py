@@ -10,8 +10,9 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from park.control.costs import cluster_cost, ray_resources
+from park.control.costs import cluster_cost
 from park.control.reconcile.cluster import declaration
+from park.control.scheduler.resources import Resources
 from park.core.errors import SubstrateError
 from park.core.loading import load_documents
 from park.core.meta import ObjectMeta
@@ -181,8 +182,10 @@ def test_a_ready_raycluster_is_reached_through_its_head_service_and_holds_what_i
     assert seen.handle is not None
     assert seen.handle.dashboard_url == "http://gpus-head-svc.ns.svc:8265"
     assert seen.handle.gcs_address == "gpus-head-svc.ns.svc:6379"
-    assert seen.resources == ray_resources(cluster_cost(cluster.spec).total), "what the queue is charged"
     assert seen.resources == {"CPU": 10.0, "GPU": 2.0, "memory": 40.0 * 2**30}
+    assert cluster_cost(cluster.spec).total == Resources.of(cpu=10, gpu=2, memory="40Gi"), (
+        "what the queue pays"
+    )
     assert [(c.type, c.status, c.reason) for c in seen.conditions] == [
         ("HeadPodReady", "True", "HeadPodRunningAndReady"),
         ("RayClusterProvisioned", "True", "AllPodRunningAndReadyFirstTime"),
