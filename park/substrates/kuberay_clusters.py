@@ -39,7 +39,9 @@ from park.substrates.kuberay_objects import (
     KubeRayObjects,
     api_message,
     ensure_child,
+    in_the_way,
     is_owned_by,
+    left_by_a_namesake,
     split_key,
 )
 from park.substrates.kuberay_specs import (
@@ -138,12 +140,6 @@ def cluster_handle(
     )
 
 
-def in_the_way(name: str) -> str:
-    return (
-        f"a RayCluster named {name} that Park did not make is in the way: delete it or rename the ParkCluster"
-    )
-
-
 def _api_reason(exc: ApiException) -> str:
     try:
         return str(json.loads(exc.body or "{}").get("reason") or "")
@@ -182,7 +178,14 @@ class KubeRayClusters:
         if body is None:
             return ClusterObservation(handle=None, resources={})
         if not is_owned_by(body, declaration.owner):
-            return self._in_the_way(body, name)
+            if left_by_a_namesake(body, declaration.owner):
+                return ClusterObservation(
+                    handle=None, resources={}, readiness="Starting",
+                    message="an older RayCluster of that name is being deleted",
+                )  # fmt: skip
+            return ClusterObservation(
+                handle=None, resources={}, readiness="Failed", message=in_the_way(KIND, declaration.owner)
+            )
         status = body.get("status") or {}
         state, message = readiness(status)
         if not status:
@@ -207,7 +210,7 @@ class KubeRayClusters:
                 raise SubstrateError(f"Kubernetes refused RayCluster {name}: {api_message(exc)}") from exc
             if exc.status == 409 and _api_reason(exc) == "AlreadyExists":
                 # One the watch cache does not hold: not labelled as Park's, so someone else's.
-                raise SubstrateError(in_the_way(name)) from exc
+                raise SubstrateError(in_the_way(KIND, declaration.owner)) from exc
             raise SubstrateUnavailableError(
                 f"cannot write RayCluster {namespace}/{name}: {exc.reason}"
             ) from exc
@@ -237,18 +240,3 @@ class KubeRayClusters:
             raise SubstrateUnavailableError(
                 f"cannot read RayCluster {namespace}/{name}: {exc.reason}"
             ) from exc
-
-    @staticmethod
-    def _in_the_way(body: dict[str, Any], name: str) -> ClusterObservation:
-        """A RayCluster of this name that is not this ParkCluster's: an older one's goes by itself (the
-        garbage collector), anyone else's stays and is named."""
-        refs = body.get("metadata", {}).get("ownerReferences") or []
-        if any(ref.get("kind") == "ParkCluster" and ref.get("name") == name for ref in refs):
-            return ClusterObservation(
-                handle=None, resources={}, readiness="Starting",
-                message="an older RayCluster of that name is being deleted",
-            )  # fmt: skip
-        return ClusterObservation(
-            handle=None, resources={}, readiness="Failed",
-            message=in_the_way(name),
-        )  # fmt: skip

@@ -130,6 +130,20 @@ def is_owned_by(child: dict[str, Any], owner: AnyResource) -> bool:
     return any(ref.get("uid") == owner.metadata.uid for ref in refs)
 
 
+def left_by_a_namesake(child: dict[str, Any], owner: AnyResource) -> bool:
+    """A child that is not this owner's but an earlier owner's of the same kind and name (deleted and made
+    again): the garbage collector removes it soon. Any other is someone else's, in the way."""
+    refs = child.get("metadata", {}).get("ownerReferences") or []
+    return any(ref.get("kind") == owner.kind and ref.get("name") == owner.metadata.name for ref in refs)
+
+
+def in_the_way(kind: str, owner: AnyResource) -> str:
+    return (
+        f"a {kind} named {owner.metadata.name} that Park did not make is in the way: "
+        f"delete it or rename the {owner.kind}"
+    )
+
+
 def as_dict(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TypeError(f"the API server answered {type(value).__name__}, not an object")

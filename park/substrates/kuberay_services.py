@@ -37,7 +37,15 @@ from park.substrates.interface import (
     ServeDeclaration,
     ServeDeploymentState,
 )
-from park.substrates.kuberay_objects import ChildObjects, KubeRayObjects, api_message, ensure_child, split_key
+from park.substrates.kuberay_objects import (
+    ChildObjects,
+    KubeRayObjects,
+    api_message,
+    ensure_child,
+    in_the_way,
+    left_by_a_namesake,
+    split_key,
+)
 from park.substrates.kuberay_specs import admitted_cluster_spec, ray_cluster_spec
 from park.substrates.ray_head_proxy import UNREADABLE, HeadProxy, read_json
 
@@ -178,18 +186,12 @@ class KubeRayServices:
                 f"cannot write RayService {namespace}/{name}: {exc.reason}"
             ) from exc
         if body is None:
-            self._in_the_way(namespace, name)
-        elif change:
+            found = self._objects.get("RayService", namespace, name) or {}
+            if left_by_a_namesake(found, owner):
+                raise SubstrateUnavailableError(f"an older RayService {name} is being deleted")
+            raise SubstrateError(in_the_way("RayService", owner))
+        if change:
             logger.info("%s RayService %s/%s", change, namespace, name)
-
-    def _in_the_way(self, namespace: str, name: str) -> None:
-        other = self._objects.get("RayService", namespace, name) or {}
-        refs = (other.get("metadata") or {}).get("ownerReferences") or []
-        if any(ref.get("kind") == "ParkService" and ref.get("name") == name for ref in refs):
-            raise SubstrateUnavailableError(f"an older RayService {name} is being deleted")
-        raise SubstrateError(
-            f"a RayService named {name} that Park did not make is in the way: delete it or rename the service"
-        )
 
     def serve_applications(self, handle: ClusterHandle) -> dict[str, ServeApplicationState]:
         """What Serve on the head says; KubeRay's copy when the head cannot be reached through the proxy."""
@@ -203,12 +205,9 @@ class KubeRayServices:
         cluster = serving_status(rayservice).get("rayClusterName")
         if cluster:
             try:
-                return serve.parse_applications(self._read_serve(namespace, str(cluster)))
+                return serve.parse_applications(read_json(self._proxy, namespace, str(cluster), SERVE_PATH))
             except UNREADABLE as exc:
                 logger.debug(
                     "Serve on %s/%s not reachable (%s); reading KubeRay's status", namespace, cluster, exc
                 )
         return status_applications(rayservice)
-
-    def _read_serve(self, namespace: str, cluster: str) -> dict[str, Any]:
-        return read_json(self._proxy, namespace, cluster, SERVE_PATH)
