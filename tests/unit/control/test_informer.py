@@ -16,17 +16,24 @@ from park.control.store.sqlite import SQLiteStore
 from park.core.clock import FakeClock
 from park.core.errors import GoneError
 from park.core.meta import ObjectMeta
-from park.core.resources import ComputeResources, ParkJob, ParkJobSpec, ParkQueue, ParkQueueSpec
+from park.core.resources import AnyResource, ComputeResources, ParkJob, ParkJobSpec, ParkQueue, ParkQueueSpec
 
 KINDS = frozenset({"ParkJob", "ParkQueue"})
 
 
 class CountingStore(SQLiteStore):
+    """Counts the reads that reach the store (an informer's should be one list per kind, then none)."""
+
     lists = 0
+    gets = 0
 
     def list(self, kind: str, **selectors: object) -> ListResult:  # type: ignore[override]
         self.lists += 1
         return super().list(kind, **selectors)  # type: ignore[arg-type]
+
+    def get(self, kind: str, namespace: str | None, name: str) -> AnyResource:
+        self.gets += 1
+        return super().get(kind, namespace, name)
 
 
 @pytest.fixture

@@ -18,8 +18,6 @@ from park.control.controllers.clusters import ClusterReconciler
 from park.control.controllers.informer import SharedInformer
 from park.control.controllers.runner import Controller
 from park.control.controllers.scheduling import WATCHED
-from park.control.store.interface import ListResult
-from park.control.store.sqlite import SQLiteStore
 from park.core.clock import FakeClock
 from park.core.errors import InvalidError, NotFoundError
 from park.core.meta import ObjectMeta
@@ -29,20 +27,8 @@ from park.operator.settings import OperatorSettings
 from park.substrates.kuberay_cache import CachedKubeRayObjects, KubeRayCache
 from park.substrates.kuberay_clusters import KubeRayClusters
 from tests.fakes import FakeKubeRay
+from tests.unit.control.test_informer import CountingStore
 from tests.unit.control.test_invalid_objects import corrupt
-
-
-class CountingStore(SQLiteStore):
-    lists = 0
-    gets = 0
-
-    def list(self, kind: str, **selectors: Any) -> ListResult:  # type: ignore[override]
-        self.lists += 1
-        return super().list(kind, **selectors)
-
-    def get(self, kind: str, namespace: str | None, name: str) -> Any:
-        self.gets += 1
-        return super().get(kind, namespace, name)
 
 
 @pytest.fixture
